@@ -1,0 +1,84 @@
+import { sql } from 'kysely';
+import type { DB } from '../db.js';
+import { Status } from '../status.js';
+import { notifyRunnable } from './queue.js';
+
+export interface Decision {
+  packageId: number;
+  outcome: 'approved' | 'rejected' | 'skipped';
+  status: string;
+}
+
+/**
+ * Approves or rejects packages waiting in Pending Approval, as one person, with a reason, in one
+ * transaction: the status change, an event per package and one audit entry per package. Packages not
+ * pending are reported as skipped with their current status. Approved packages become runnable for
+ * publishing (NOTIFY).
+ */
+export async function decidePackages(
+  db: DB,
+  opts: {
+    packageIds: number[];
+    decision: 'approve' | 'reject';
+    userId: number;
+    username: string;
+    reason: string;
+    ip?: string | null;
+  },
+): Promise<Decision[]> {
+  const ids = [...new Set(opts.packageIds)];
+  return db.transaction().execute(async (trx) => {
+    const approve = opts.decision === 'approve';
+    const res = await sql<{ package_id: number; status: string }>`
+      UPDATE package_status
+      SET status = ${approve ? Status.Approved : Status.Rejected},
+          approved_by = ${approve ? opts.userId : null}, approved_at = ${approve ? sql`now()` : null},
+          rejected_by = ${approve ? null : opts.userId}, rejected_at = ${approve ? null : sql`now()`},
+          rejection_kind = ${approve ? null : 'approver'}, rejection_reason = ${approve ? null : opts.reason},
+          rejected_from = NULL, attempts = 0, run_at = now(), updated_at = now()
+      WHERE package_id = ANY(${ids}::bigint[]) AND status = ${Status.PendingApproval}
+      RETURNING package_id, status
+    `.execute(trx);
+    const done = new Set(res.rows.map((r) => r.package_id));
+    if (done.size > 0) {
+      await trx
+        .insertInto('package_events')
+        .values(
+          res.rows.map((r) => ({
+            package_id: r.package_id,
+            from_status: Status.PendingApproval,
+            to_status: r.status,
+            actor: opts.username,
+            actor_kind: 'user' as const,
+            reason: opts.reason,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('audit_log')
+        .values(
+          res.rows.map((r) => ({
+            actor_id: opts.userId,
+            actor_username: opts.username,
+            action: approve ? 'package.approve' : 'package.reject',
+            target_type: 'package',
+            target_id: String(r.package_id),
+            details: JSON.stringify({ reason: opts.reason }),
+            ip: opts.ip ?? null,
+          })),
+        )
+        .execute();
+      if (approve) await notifyRunnable(trx);
+    }
+    const skipped = ids.filter((id) => !done.has(id));
+    const current = skipped.length
+      ? await trx.selectFrom('package_status').select(['package_id', 'status']).where('package_id', 'in', skipped).execute()
+      : [];
+    const currentMap = new Map(current.map((r) => [r.package_id, r.status]));
+    return ids.map((id) =>
+      done.has(id)
+        ? { packageId: id, outcome: approve ? ('approved' as const) : ('rejected' as const), status: approve ? Status.Approved : Status.Rejected }
+        : { packageId: id, outcome: 'skipped' as const, status: currentMap.get(id) ?? 'unknown' },
+    );
+  });
+}

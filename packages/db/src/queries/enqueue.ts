@@ -1,0 +1,116 @@
+import { sql } from 'kysely';
+import type { DB } from '../db.js';
+import { Status } from '../status.js';
+import { notifyRunnable } from './queue.js';
+
+export interface LockfilePackage {
+  name: string;
+  version: string;
+  integrity: string | null;
+  resolved: string | null;
+  /** The declared licence, as a string (SPDX expression) or the JSON text of a legacy form. */
+  license: string | null;
+  dev: boolean;
+  optional: boolean;
+}
+
+export interface EnqueueInput {
+  applicationName: string;
+  applicationVersion: string;
+  requestorId: number | null;
+  /** Actor name recorded on the package events (the requestor's username). */
+  actor: string;
+  lockfile: unknown;
+  lockfileVersion: number;
+  packages: LockfilePackage[];
+}
+
+export interface EnqueueResult {
+  requestId: number;
+  packageCount: number;
+  newCount: number;
+  existingCount: number;
+}
+
+/**
+ * Records a submitted lockfile in one transaction with a fixed number of statements whatever its size:
+ * the request, every name@version upserted into `packages`, new ones queued as Requested (with an
+ * event), every package linked as new or existing, and one NOTIFY. A name@version already known is
+ * linked as existing and not queued again. Duplicate name@version entries in the input are merged.
+ */
+export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<EnqueueResult> {
+  const seen = new Map<string, LockfilePackage>();
+  for (const p of input.packages) {
+    const key = `${p.name}@${p.version}`;
+    const prev = seen.get(key);
+    // A package is dev/optional for this request only if every occurrence is.
+    if (prev) seen.set(key, { ...prev, dev: prev.dev && p.dev, optional: prev.optional && p.optional });
+    else seen.set(key, p);
+  }
+  const pkgs = [...seen.values()];
+  const payload = JSON.stringify(pkgs);
+
+  return db.transaction().execute(async (trx) => {
+    const req = await trx
+      .insertInto('requests')
+      .values({
+        application_name: input.applicationName,
+        application_version: input.applicationVersion,
+        requestor_id: input.requestorId,
+        lockfile: JSON.stringify(input.lockfile),
+        lockfile_version: input.lockfileVersion,
+        package_count: pkgs.length,
+        new_count: 0,
+        existing_count: 0,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const requestId = req.id;
+
+    // New packages: insert, queue and record, in one statement.
+    const inserted = await sql<{ id: number }>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${payload}::jsonb)
+          AS x(name text, version text, integrity text, resolved text, license text, dev boolean, optional boolean)
+      ), ins AS (
+        INSERT INTO packages (name, version, integrity, resolved, declared_license)
+        SELECT name, version, integrity, resolved, license FROM input
+        ON CONFLICT (name, version) DO NOTHING
+        RETURNING id
+      ), st AS (
+        INSERT INTO package_status (package_id, status) SELECT id, ${Status.Requested} FROM ins
+      ), ev AS (
+        INSERT INTO package_events (package_id, from_status, to_status, actor, actor_kind, reason)
+        SELECT id, NULL, ${Status.Requested}, ${input.actor}, 'user', ${`submitted in request ${requestId}`} FROM ins
+      )
+      SELECT id FROM ins
+    `.execute(trx);
+    const newIds = inserted.rows.map((r) => r.id);
+
+    // Link every package (a new statement sees rows committed concurrently by another upload).
+    const linked = await sql<{ new_count: number; existing_count: number }>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${payload}::jsonb) AS x(name text, version text, dev boolean, optional boolean)
+      ), links AS (
+        INSERT INTO request_packages (request_id, package_id, link, dev, optional)
+        SELECT ${requestId}, p.id, CASE WHEN p.id = ANY(${newIds}::bigint[]) THEN 'new' ELSE 'existing' END,
+               i.dev, i.optional
+        FROM input i JOIN packages p ON p.name = i.name AND p.version = i.version
+        RETURNING link
+      )
+      UPDATE requests SET
+        new_count = (SELECT count(*) FROM links WHERE link = 'new'),
+        existing_count = (SELECT count(*) FROM links WHERE link = 'existing')
+      WHERE id = ${requestId}
+      RETURNING new_count, existing_count
+    `.execute(trx);
+    const counts = linked.rows[0]!;
+    if (newIds.length > 0) await notifyRunnable(trx);
+    return {
+      requestId,
+      packageCount: pkgs.length,
+      newCount: Number(counts.new_count),
+      existingCount: Number(counts.existing_count),
+    };
+  });
+}

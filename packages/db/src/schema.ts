@@ -1,0 +1,204 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Timestamps come back as Date and may be written as Date or ISO string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamp column with a database default. */
+export type TimestampDefault = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string, string>;
+
+export type Role = 'user' | 'approver' | 'admin';
+export type LicenseTier = 'always_allowed' | 'allowed' | 'avoid' | 'blocked';
+export type RejectionKind = 'policy' | 'error' | 'approver';
+export type LinkKind = 'new' | 'existing';
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  role: Role;
+  disabled: Generated<boolean>;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+export interface SupportedLicensesTable {
+  id: Generated<number>;
+  spdx_id: string;
+  name: string;
+  tier: LicenseTier;
+  notes: string | null;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+export interface RequestsTable {
+  id: Generated<number>;
+  application_name: string;
+  application_version: string;
+  requestor_id: number | null;
+  lockfile: Json;
+  lockfile_version: number;
+  package_count: number;
+  new_count: number;
+  existing_count: number;
+  created_at: TimestampDefault;
+}
+
+export interface PackagesTable {
+  id: Generated<number>;
+  name: string;
+  version: string;
+  /** SRI from the lockfile (may be null for very old lockfiles). */
+  integrity: string | null;
+  /** The lockfile's `resolved` URL: recorded for reference, never fetched. */
+  resolved: string | null;
+  /** The licence as declared in the lockfile entry (string or legacy JSON form, serialised). */
+  declared_license: string | null;
+  created_at: TimestampDefault;
+}
+
+export interface RequestPackagesTable {
+  request_id: number;
+  package_id: number;
+  link: LinkKind;
+  dev: boolean;
+  optional: boolean;
+}
+
+export interface PackageStatusTable {
+  package_id: number;
+  status: string;
+  attempts: Generated<number>;
+  run_at: TimestampDefault;
+  priority: Generated<number>;
+  locked_by: string | null;
+  locked_until: Timestamp | null;
+  stage_started_at: Timestamp | null;
+  last_error: string | null;
+  rejection_kind: RejectionKind | null;
+  rejection_reason: string | null;
+  /** The checkpoint the package was at when it was rejected; manual retry returns it there. */
+  rejected_from: string | null;
+  license_expression: string | null;
+  license_tier: string | null;
+  license_score: number | null;
+  license_flags: ColumnType<string[], string[], string[]>;
+  security_score: number | null;
+  scan_state: string | null;
+  checksum: string | null;
+  size_bytes: number | null;
+  storage_key: string | null;
+  registry_integrity: string | null;
+  approved_by: number | null;
+  approved_at: Timestamp | null;
+  rejected_by: number | null;
+  rejected_at: Timestamp | null;
+  published_at: Timestamp | null;
+  published_to: string | null;
+  stuck_resets: Generated<number>;
+  retries: Generated<number>;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+export interface SecurityScansTable {
+  id: Generated<number>;
+  package_id: number;
+  scanners: Json;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  info: number;
+  findings: Json;
+  malware: boolean;
+  score: number;
+  duration_ms: number;
+  created_at: TimestampDefault;
+}
+
+export interface PackageEventsTable {
+  id: Generated<number>;
+  package_id: number;
+  from_status: string | null;
+  to_status: string;
+  actor: string;
+  actor_kind: 'worker' | 'user' | 'system';
+  reason: string | null;
+  attempt: number | null;
+  details: Json | null;
+  created_at: TimestampDefault;
+}
+
+export interface AdvisoriesTable {
+  id: string;
+  modified: Timestamp;
+  published: Timestamp | null;
+  withdrawn: Timestamp | null;
+  aliases: ColumnType<string[], string[], string[]>;
+  summary: string | null;
+  severity: string | null;
+  cvss_vector: string | null;
+  malware: boolean;
+  raw: Json;
+  imported_at: TimestampDefault;
+}
+
+export interface AdvisoryAffectedTable {
+  id: Generated<number>;
+  advisory_id: string;
+  package_name: string;
+  ranges: Json;
+  versions: ColumnType<string[], string[], string[]>;
+  fixed_versions: ColumnType<string[], string[], string[]>;
+}
+
+export interface WorkersTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  version: string | null;
+  started_at: TimestampDefault;
+  last_heartbeat: TimestampDefault;
+  stopped_at: Timestamp | null;
+  in_flight: Generated<number>;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  actor_id: number | null;
+  actor_username: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: Json | null;
+  ip: string | null;
+  created_at: TimestampDefault;
+}
+
+export interface Database {
+  users: UsersTable;
+  supported_licenses: SupportedLicensesTable;
+  requests: RequestsTable;
+  packages: PackagesTable;
+  request_packages: RequestPackagesTable;
+  package_status: PackageStatusTable;
+  security_scans: SecurityScansTable;
+  package_events: PackageEventsTable;
+  advisories: AdvisoriesTable;
+  advisory_affected: AdvisoryAffectedTable;
+  workers: WorkersTable;
+  audit_log: AuditLogTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type SupportedLicense = Selectable<SupportedLicensesTable>;
+export type PackageRow = Selectable<PackagesTable>;
+export type PackageStatusRow = Selectable<PackageStatusTable>;
+export type PackageEvent = Selectable<PackageEventsTable>;
+export type SecurityScan = Selectable<SecurityScansTable>;
+export type Advisory = Selectable<AdvisoriesTable>;
+export type WorkerRow = Selectable<WorkersTable>;
+export type AuditEntry = Selectable<AuditLogTable>;

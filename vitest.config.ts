@@ -1,0 +1,40 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// Tests import the workspace packages from source; processes the tests spawn run the built dist.
+const alias = {
+  '@spm/db/testing': r('./packages/db/src/testing/index.ts'),
+  '@spm/db': r('./packages/db/src/index.ts'),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['{apps,packages,bench}/*/test/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          environment: 'node',
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'integration',
+          include: ['{apps,packages,bench}/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          globalSetup: ['./test/global-setup.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          maxWorkers: 3,
+        },
+      },
+    ],
+  },
+});
