@@ -7,6 +7,7 @@ const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const alias = {
   '@spm/db/testing': r('./packages/db/src/testing/index.ts'),
   '@spm/db': r('./packages/db/src/index.ts'),
+  '@spm/testkit': r('./packages/testkit/src/index.ts'),
 };
 
 export default defineConfig({

@@ -1,0 +1,138 @@
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import { AppError } from '@spm/db';
+
+export type SeverityName = 'critical' | 'high' | 'medium' | 'low';
+
+export interface WorkerConfig {
+  databaseUrl: string;
+  workerId: string | null;
+  sleepIntervalSeconds: number;
+  maxPackagesPerCycle: number;
+  stuckTimeoutMinutes: number;
+  maxAttempts: number;
+  leaseSeconds: number;
+  shutdownTimeoutSeconds: number;
+  retryBaseSeconds: number;
+  sourceRegistryUrl: string;
+  sourceRegistryToken: string | null;
+  targetRegistryUrl: string | null;
+  targetRegistryToken: string | null;
+  packageCacheDir: string;
+  downloadMaxBytes: number;
+  downloadTimeoutSeconds: number;
+  scanMaxEntries: number;
+  scanMaxUnpackedBytes: number;
+  scanAutoRejectSeverity: SeverityName | null;
+  trivyServerUrl: string | null;
+  trivyToken: string | null;
+  trivyBin: string | null;
+  trivyTimeoutSeconds: number;
+  /** Development/bench only: approve packages automatically after a clean scan. */
+  autoApprove: boolean;
+  logLevel: string;
+  logFormat: 'json' | 'pretty';
+  listen: boolean;
+}
+
+/** The registry npm itself is configured with (`npm config get registry`), so a team's .npmrc is respected. */
+export function npmConfiguredRegistry(): string | null {
+  try {
+    const out = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', timeout: 15_000 }).trim();
+    return out && out !== 'undefined' ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the worker's configuration from the environment. Every problem is reported in
+ * one AppError (code ERR_CONFIG). Nothing else in the worker reads process.env.
+ */
+export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => string | null } = {}): WorkerConfig {
+  const errors: string[] = [];
+  const int = (key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      errors.push(`${key}=${raw} (expected a number from ${min} to ${max})`);
+      return def;
+    }
+    return n;
+  };
+  const url = (key: string, raw: string | undefined | null): string | null => {
+    if (!raw) return null;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      return u.toString().endsWith('/') ? u.toString() : `${u.toString()}/`;
+    } catch {
+      errors.push(`${key}=${raw} (expected an http(s) URL)`);
+      return null;
+    }
+  };
+  const bool = (key: string, def: boolean): boolean => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return def;
+    if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+    errors.push(`${key}=${raw} (expected true or false)`);
+    return def;
+  };
+
+  const databaseUrl = env.DATABASE_URL ?? '';
+  if (!databaseUrl) errors.push('DATABASE_URL is required');
+
+  const sourceRaw = env.SOURCE_REGISTRY_URL || (deps.npmRegistry ?? npmConfiguredRegistry)();
+  if (!sourceRaw) errors.push('SOURCE_REGISTRY_URL is unset and `npm config get registry` gave nothing');
+  const sourceRegistryUrl = url('SOURCE_REGISTRY_URL', sourceRaw) ?? '';
+
+  const sev = env.SCAN_AUTO_REJECT_SEVERITY?.toLowerCase() || null;
+  if (sev && !['critical', 'high', 'medium', 'low'].includes(sev)) {
+    errors.push(`SCAN_AUTO_REJECT_SEVERITY=${env.SCAN_AUTO_REJECT_SEVERITY} (expected critical, high, medium or low)`);
+  }
+  const logFormat = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) as WorkerConfig['logFormat'];
+  if (logFormat !== 'json' && logFormat !== 'pretty') errors.push(`LOG_FORMAT=${String(logFormat)} (expected json or pretty)`);
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    errors.push(`LOG_LEVEL=${logLevel} (expected fatal, error, warn, info, debug, trace or silent)`);
+  }
+
+  const config: WorkerConfig = {
+    databaseUrl,
+    workerId: env.WORKER_ID || null,
+    sleepIntervalSeconds: int('WORKER_SLEEP_INTERVAL', 10, 0.05, 3600),
+    maxPackagesPerCycle: int('WORKER_MAX_PACKAGES_PER_CYCLE', 5, 1, 1000),
+    stuckTimeoutMinutes: int('WORKER_STUCK_TIMEOUT_MINUTES', 30, 0.05, 24 * 60),
+    maxAttempts: int('WORKER_MAX_ATTEMPTS', 5, 1, 100),
+    leaseSeconds: int('WORKER_LEASE_SECONDS', 60, 1, 3600),
+    shutdownTimeoutSeconds: int('WORKER_SHUTDOWN_TIMEOUT_SECONDS', 25, 0, 3600),
+    retryBaseSeconds: int('WORKER_RETRY_BASE_SECONDS', 5, 0, 3600),
+    sourceRegistryUrl,
+    sourceRegistryToken: env.SOURCE_REGISTRY_TOKEN || null,
+    targetRegistryUrl: url('TARGET_REGISTRY_URL', env.TARGET_REGISTRY_URL),
+    targetRegistryToken: env.TARGET_REGISTRY_TOKEN || null,
+    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
+    downloadMaxBytes: int('DOWNLOAD_MAX_BYTES', 100 * 1024 * 1024, 1024),
+    downloadTimeoutSeconds: int('DOWNLOAD_TIMEOUT_SECONDS', 120, 1, 3600),
+    scanMaxEntries: int('SCAN_MAX_ENTRIES', 20_000, 1),
+    scanMaxUnpackedBytes: int('SCAN_MAX_UNPACKED_BYTES', 512 * 1024 * 1024, 1024),
+    scanAutoRejectSeverity: (sev as SeverityName | null) ?? null,
+    trivyServerUrl: url('TRIVY_SERVER_URL', env.TRIVY_SERVER_URL),
+    trivyToken: env.TRIVY_TOKEN || null,
+    trivyBin: env.TRIVY_BIN || null,
+    trivyTimeoutSeconds: int('TRIVY_TIMEOUT_SECONDS', 300, 1, 3600),
+    autoApprove: bool('WORKER_AUTO_APPROVE', false),
+    logLevel,
+    logFormat,
+    listen: bool('WORKER_LISTEN', true),
+  };
+  if (errors.length) {
+    throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
+  }
+  return Object.freeze(config);
+}
