@@ -10,3 +10,4 @@ export * from './queries/enqueue.js';
 export * from './queries/approvals.js';
 export * from './queries/workers.js';
 export * from './queries/stats.js';
+export * from './queries/published.js';
