@@ -9,5 +9,6 @@ export * from './queries/queue.js';
 export * from './queries/enqueue.js';
 export * from './queries/approvals.js';
 export * from './queries/workers.js';
+export * from './queries/license-policy.js';
 export * from './queries/stats.js';
 export * from './queries/published.js';

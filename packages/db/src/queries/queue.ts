@@ -58,9 +58,17 @@ export async function notifyRunnable(db: Executor): Promise<void> {
  */
 export async function claimPackages(
   db: Executor,
-  opts: { workerId: string; limit: number; leaseSeconds: number },
+  opts: {
+    workerId: string;
+    limit: number;
+    leaseSeconds: number;
+    /** Only claim packages at these checkpoints (default: every checkpoint). A worker passes the
+     * checkpoints of the stages it has a handler for, so the others wait rather than fail. */
+    checkpoints?: readonly string[];
+  },
 ): Promise<ClaimedPackage[]> {
   if (opts.limit <= 0) return [];
+  if (opts.checkpoints && opts.checkpoints.length === 0) return [];
   const res = await sql<{
     package_id: number;
     name: string;
@@ -81,6 +89,7 @@ export async function claimPackages(
     WITH candidates AS (
       SELECT package_id, status AS from_status FROM package_status
       WHERE status IN (${checkpointList}) AND run_at <= now()
+        ${opts.checkpoints ? sql`AND status = ANY(${[...opts.checkpoints]}::text[])` : sql``}
       ORDER BY priority, run_at, package_id
       LIMIT ${opts.limit}
       FOR UPDATE SKIP LOCKED
