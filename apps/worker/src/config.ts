@@ -136,3 +136,51 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
   }
   return Object.freeze(config);
 }
+
+export interface AdvisoryConfig {
+  databaseUrl: string;
+  /** ADVISORIES_URL: where `advisories:sync` downloads an OSV zip from. No default host. */
+  advisoriesUrl: string | null;
+  /** ADVISORIES_TOKEN: optional bearer token for that URL. */
+  advisoriesToken: string | null;
+  /** ADVISORIES_MAX_BYTES: largest zip accepted (default 1 GiB). */
+  advisoriesMaxBytes: number;
+  /** ADVISORIES_TIMEOUT_SECONDS: the whole download must finish within this (default 600). */
+  advisoriesTimeoutSeconds: number;
+}
+
+/** Configuration of the advisory import and sync commands. Every problem is reported in one AppError. */
+export function loadAdvisoryConfig(env: Env = process.env): AdvisoryConfig {
+  const errors: string[] = [];
+  const num = (key: string, def: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) {
+      errors.push(`${key}=${raw} (expected a positive number)`);
+      return def;
+    }
+    return n;
+  };
+  const databaseUrl = env.DATABASE_URL ?? '';
+  if (!databaseUrl) errors.push('DATABASE_URL is required');
+  let advisoriesUrl: string | null = null;
+  if (env.ADVISORIES_URL) {
+    try {
+      const u = new URL(env.ADVISORIES_URL);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      advisoriesUrl = u.toString();
+    } catch {
+      errors.push(`ADVISORIES_URL=${env.ADVISORIES_URL} (expected an http(s) URL)`);
+    }
+  }
+  const config: AdvisoryConfig = {
+    databaseUrl,
+    advisoriesUrl,
+    advisoriesToken: env.ADVISORIES_TOKEN || null,
+    advisoriesMaxBytes: num('ADVISORIES_MAX_BYTES', 1024 * 1024 * 1024),
+    advisoriesTimeoutSeconds: num('ADVISORIES_TIMEOUT_SECONDS', 600),
+  };
+  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
+  return Object.freeze(config);
+}

@@ -12,3 +12,5 @@ export * from './queries/workers.js';
 export * from './queries/license-policy.js';
 export * from './queries/stats.js';
 export * from './queries/published.js';
+export * from './queries/advisories.js';
+export * from './queries/scans.js';

@@ -1,0 +1,57 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createDb, isAppError } from '@spm/db';
+import { loadAdvisoryConfig } from '../config.js';
+import { importAdvisories, type ImportSummary } from '../scan/advisory-import.js';
+
+const USAGE = 'usage: advisories-import <file.json | directory | export.zip> [--force]';
+
+/** Prints the summary, listing at most 20 rejected records. */
+export function printSummary(s: ImportSummary, out: (line: string) => void): void {
+  out(`read ${s.read} documents: ${s.written} advisories written, ${s.unchanged} unchanged, ${s.skipped} without npm packages, ${s.rejected.length} rejected`);
+  for (const r of s.rejected.slice(0, 20)) out(`  rejected ${r.id ?? '(no id)'} from ${r.source}: ${r.error}`);
+  if (s.rejected.length > 20) out(`  … and ${s.rejected.length - 20} more`);
+}
+
+/**
+ * `pnpm advisories:import <path> [--force]`: imports OSV advisories from a file, a directory or a zip.
+ * Exit codes: 0 done (malformed records are reported, not fatal), 1 failure, 2 usage or configuration.
+ */
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const force = argv.includes('--force');
+  const paths = argv.filter((a) => a !== '--force');
+  if (paths.length !== 1 || paths[0]!.startsWith('-')) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadAdvisoryConfig(env);
+  } catch (err) {
+    process.stderr.write(`${isAppError(err) ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const { db } = createDb({ connectionString: config.databaseUrl, max: 2, applicationName: 'spm-advisories-import' });
+  try {
+    const summary = await importAdvisories(db, paths[0]!, { force });
+    printSummary(summary, (l) => process.stdout.write(`${l}\n`));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`advisory import failed: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await db.destroy();
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,57 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createDb, isAppError } from '@spm/db';
+import { loadAdvisoryConfig } from '../config.js';
+import { syncAdvisories } from '../scan/advisory-sync.js';
+import { printSummary } from './advisories-import.js';
+
+/**
+ * `node dist/cli/advisories-sync.js [--force]`: downloads the OSV zip at ADVISORIES_URL (there is no
+ * default host: point it at the OSV npm export or a mirror) and imports it.
+ * Exit codes: 0 done, 1 failure, 2 usage or configuration.
+ */
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const force = argv.includes('--force');
+  if (argv.some((a) => a !== '--force')) {
+    process.stderr.write('usage: advisories-sync [--force]   (downloads ADVISORIES_URL)\n');
+    return 2;
+  }
+  let config;
+  try {
+    config = loadAdvisoryConfig(env);
+    if (!config.advisoriesUrl) throw new Error('Invalid environment: ADVISORIES_URL is required for advisories-sync');
+  } catch (err) {
+    process.stderr.write(`${isAppError(err) || err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const { db } = createDb({ connectionString: config.databaseUrl, max: 2, applicationName: 'spm-advisories-sync' });
+  try {
+    const summary = await syncAdvisories(db, {
+      url: config.advisoriesUrl,
+      token: config.advisoriesToken,
+      maxBytes: config.advisoriesMaxBytes,
+      timeoutMs: config.advisoriesTimeoutSeconds * 1000,
+      force,
+    });
+    process.stdout.write(`downloaded ${summary.bytes} bytes\n`);
+    printSummary(summary, (l) => process.stdout.write(`${l}\n`));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`advisory sync failed: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await db.destroy();
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
