@@ -13,6 +13,8 @@ export interface WorkerConfig {
   stuckTimeoutMinutes: number;
   maxAttempts: number;
   leaseSeconds: number;
+  /** How often the worker refreshes its row in `workers` (the health command allows 3× this). */
+  heartbeatSeconds: number;
   shutdownTimeoutSeconds: number;
   retryBaseSeconds: number;
   sourceRegistryUrl: string;
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     stuckTimeoutMinutes: int('WORKER_STUCK_TIMEOUT_MINUTES', 30, 0.05, 24 * 60),
     maxAttempts: int('WORKER_MAX_ATTEMPTS', 5, 1, 100),
     leaseSeconds: int('WORKER_LEASE_SECONDS', 60, 1, 3600),
+    heartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 10, 0.1, 3600),
     shutdownTimeoutSeconds: int('WORKER_SHUTDOWN_TIMEOUT_SECONDS', 25, 0, 3600),
     retryBaseSeconds: int('WORKER_RETRY_BASE_SECONDS', 5, 0, 3600),
     sourceRegistryUrl,
@@ -183,4 +186,39 @@ export function loadAdvisoryConfig(env: Env = process.env): AdvisoryConfig {
   };
   if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
   return Object.freeze(config);
+}
+
+export interface HealthConfig {
+  databaseUrl: string;
+  /** WORKER_ID, or null to read the id the worker wrote to PACKAGE_CACHE_DIR/.worker-id. */
+  workerId: string | null;
+  packageCacheDir: string;
+  /** The oldest heartbeat still healthy (HEALTH_MAX_AGE_SECONDS, default 3× WORKER_HEARTBEAT_SECONDS). */
+  maxAgeSeconds: number;
+}
+
+/** Configuration of the health command (the same variables as the worker, and HEALTH_MAX_AGE_SECONDS). */
+export function loadHealthConfig(env: Env = process.env): HealthConfig {
+  const errors: string[] = [];
+  const num = (key: string, def: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) {
+      errors.push(`${key}=${raw} (expected a positive number)`);
+      return def;
+    }
+    return n;
+  };
+  const databaseUrl = env.DATABASE_URL ?? '';
+  if (!databaseUrl) errors.push('DATABASE_URL is required');
+  const heartbeat = num('WORKER_HEARTBEAT_SECONDS', 10);
+  const maxAgeSeconds = num('HEALTH_MAX_AGE_SECONDS', heartbeat * 3);
+  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
+  return Object.freeze({
+    databaseUrl,
+    workerId: env.WORKER_ID || null,
+    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
+    maxAgeSeconds,
+  });
 }

@@ -1,0 +1,45 @@
+import { createRequire } from 'node:module';
+import { isAppError } from '@spm/db';
+import { loadConfig, type WorkerConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { PackageWorker } from './package-worker.js';
+
+/**
+ * The worker daemon. Exit codes: 0 after a graceful shutdown, 1 on a fatal error, 2 on invalid
+ * configuration (the one-line message names every problem).
+ */
+async function main(): Promise<void> {
+  let config: WorkerConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${isAppError(err) ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config);
+  const version = (createRequire(import.meta.url)('../package.json') as { version?: string }).version ?? null;
+  const worker = new PackageWorker({ config, logger: log, version });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void worker.shutdown(signal));
+  }
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting (leases expire and the packages return to their checkpoints)');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection; exiting (leases expire and the packages return to their checkpoints)');
+    process.exit(1);
+  });
+
+  try {
+    await worker.start();
+  } catch (err) {
+    log.fatal({ err }, 'the worker could not start');
+    process.exit(1);
+  }
+  await worker.stopped;
+  process.exit(0);
+}
+
+void main();
