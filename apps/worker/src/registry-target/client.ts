@@ -6,7 +6,10 @@ export type FetchFn = typeof fetch;
 export interface Packument {
   name?: string;
   'dist-tags'?: Record<string, string>;
-  versions?: Record<string, { dist?: { integrity?: string; shasum?: string; tarball?: string } } & Record<string, unknown>>;
+  versions?: Record<
+    string,
+    { dist?: { integrity?: string; shasum?: string; tarball?: string } } & Record<string, unknown>
+  >;
 }
 
 export interface PutResult {
@@ -76,16 +79,21 @@ export class TargetRegistryClient {
     });
     const message = await readMessage(res);
     if (res.ok) return { ok: true, status: res.status, message };
-    if (res.status === 400 || res.status === 403 || res.status === 409) return { ok: false, status: res.status, message };
+    if (res.status === 400 || res.status === 403 || res.status === 409)
+      return { ok: false, status: res.status, message };
     throw classify(res.status, message, `publishing ${name}`);
   }
 
   /** Points a dist-tag at a version (`PUT /-/package/<name>/dist-tags/<tag>`). */
   async setDistTag(name: string, tag: string, version: string): Promise<void> {
-    const res = await this.request('PUT', `${this.url}-/package/${encodePackageName(name)}/dist-tags/${encodeURIComponent(tag)}`, {
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(version),
-    });
+    const res = await this.request(
+      'PUT',
+      `${this.url}-/package/${encodePackageName(name)}/dist-tags/${encodeURIComponent(tag)}`,
+      {
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(version),
+      },
+    );
     if (!res.ok) throw await this.failure(res, `setting dist-tag ${tag} of ${name}`);
     await res.body?.cancel();
   }
@@ -109,11 +117,17 @@ export class TargetRegistryClient {
       return Buffer.from(await res.arrayBuffer());
     } catch (err) {
       if (this.signal.aborted) throw err;
-      throw new TransientError(`reading ${fileName} back from the target registry failed: ${(err as Error).message}`, { cause: err });
+      throw new TransientError(`reading ${fileName} back from the target registry failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
-  private async request(method: string, url: string, init: { headers: Record<string, string>; body?: string }): Promise<Response> {
+  private async request(
+    method: string,
+    url: string,
+    init: { headers: Record<string, string>; body?: string },
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers, 'user-agent': 'secure-package-manager' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     try {
@@ -160,7 +174,12 @@ async function readMessage(res: Response): Promise<string> {
     return res.statusText;
   }
   try {
-    const body = JSON.parse(text) as { error?: unknown; reason?: unknown; message?: unknown; errors?: Array<{ message?: unknown }> };
+    const body = JSON.parse(text) as {
+      error?: unknown;
+      reason?: unknown;
+      message?: unknown;
+      errors?: Array<{ message?: unknown }>;
+    };
     const msg = body.error ?? body.reason ?? body.message ?? body.errors?.[0]?.message;
     if (typeof msg === 'string' && msg) text = msg;
   } catch {
@@ -174,8 +193,10 @@ export function classify(status: number, message: string, doing: string): Error 
   const detail = `${doing}: the target registry answered ${status}${message ? ` (${message})` : ''}`;
   if (status === 401) return new PermanentError('error', `${detail}; check that TARGET_REGISTRY_TOKEN is valid`);
   if (status === 403) return new PermanentError('error', `${detail}; check that the token may publish this package`);
-  if (status === 413) return new PermanentError('error', `${detail}; the registry's body size limit is too small for this tarball`);
+  if (status === 413)
+    return new PermanentError('error', `${detail}; the registry's body size limit is too small for this tarball`);
   if (status === 408 || status === 429 || status >= 500) return new TransientError(detail);
-  if (status >= 300 && status < 400) return new PermanentError('error', `${detail}; TARGET_REGISTRY_URL redirects, set it to the final URL`);
+  if (status >= 300 && status < 400)
+    return new PermanentError('error', `${detail}; TARGET_REGISTRY_URL redirects, set it to the final URL`);
   return new PermanentError('error', detail);
 }

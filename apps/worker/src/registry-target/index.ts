@@ -1,4 +1,11 @@
 export { TargetRegistryClient, classify, type FetchFn, type Packument, type PutResult } from './client.js';
 export { ManifestError, readTarballManifest } from './manifest.js';
-export { BACKFILL_TAG, chooseDistTags, encodePackageName, publishBody, tarballFileName, versionDocument } from './protocol.js';
+export {
+  BACKFILL_TAG,
+  chooseDistTags,
+  encodePackageName,
+  publishBody,
+  tarballFileName,
+  versionDocument,
+} from './protocol.js';
 export { distMatches, publishToTarget, type PublishInput, type PublishResult } from './publish.js';

@@ -49,7 +49,9 @@ export async function readTarballManifest(tarball: Buffer): Promise<Record<strin
         });
       },
     });
-    parser.on('error', (err: Error) => fail(new ManifestError(`the tarball is not a readable gzipped tar archive: ${err.message}`, { cause: err })));
+    parser.on('error', (err: Error) =>
+      fail(new ManifestError(`the tarball is not a readable gzipped tar archive: ${err.message}`, { cause: err })),
+    );
     parser.on('end', () => {
       if (failed) return;
       if (!found) fail(new ManifestError('the tarball has no package/package.json'));
@@ -63,6 +65,7 @@ export async function readTarballManifest(tarball: Buffer): Promise<Record<strin
   } catch (err) {
     throw new ManifestError(`package.json in the tarball is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ManifestError('package.json in the tarball is not a JSON object');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ManifestError('package.json in the tarball is not a JSON object');
   return doc as Record<string, unknown>;
 }

@@ -49,7 +49,11 @@ function describeDist(dist: Dist): string {
  * Afterwards the packument and the tarball are read back and verified byte for byte, and `latest` is
  * moved forward if a concurrent publish of an older version left it behind.
  */
-export async function publishToTarget(client: TargetRegistryClient, input: PublishInput, log: Logger): Promise<PublishResult> {
+export async function publishToTarget(
+  client: TargetRegistryClient,
+  input: PublishInput,
+  log: Logger,
+): Promise<PublishResult> {
   const { name, version, tarball } = input;
   const integrity = ssri.fromData(tarball, { algorithms: ['sha512'] }).toString();
   const shasum = createHash('sha1').update(tarball).digest('hex');
@@ -68,7 +72,10 @@ export async function publishToTarget(client: TargetRegistryClient, input: Publi
   const distTags = chooseDistTags(before?.['dist-tags']?.latest, version);
   if (existing) {
     if (!distMatches(existing.dist, tarball, shasum)) throw conflict(existing.dist);
-    log.info({ target: client.url }, 'version already in the target registry with the same integrity; not publishing again');
+    log.info(
+      { target: client.url },
+      'version already in the target registry with the same integrity; not publishing again',
+    );
     outcome = 'already-present';
   } else {
     const versionDoc = versionDocument(input.manifest, name, version, {
@@ -86,10 +93,16 @@ export async function publishToTarget(client: TargetRegistryClient, input: Publi
       // redeploy disabled): only the packument tells whether it is our version.
       const now = (await client.getPackument(name))?.versions?.[version];
       if (!now) {
-        throw new PermanentError('error', `publishing ${name}: the target registry answered ${res.status} (${res.message})`);
+        throw new PermanentError(
+          'error',
+          `publishing ${name}: the target registry answered ${res.status} (${res.message})`,
+        );
       }
       if (!distMatches(now.dist, tarball, shasum)) throw conflict(now.dist);
-      log.info({ target: client.url, status: res.status, message: res.message }, 'target registry already had this version with the same integrity');
+      log.info(
+        { target: client.url, status: res.status, message: res.message },
+        'target registry already had this version with the same integrity',
+      );
       outcome = 'already-present';
     }
   }
@@ -111,7 +124,11 @@ export async function publishToTarget(client: TargetRegistryClient, input: Publi
 
   const tags = { ...(after?.['dist-tags'] ?? {}) };
   const latest = tags.latest;
-  if (distTags.latest === version && latest !== version && (!latest || !semver.valid(latest) || semver.gt(version, latest))) {
+  if (
+    distTags.latest === version &&
+    latest !== version &&
+    (!latest || !semver.valid(latest) || semver.gt(version, latest))
+  ) {
     try {
       await client.setDistTag(name, 'latest', version);
       tags.latest = version;

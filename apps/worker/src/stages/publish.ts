@@ -37,7 +37,10 @@ function withoutCredentials(url: string): string {
 async function readVerifiedTarball(ctx: StageContext): Promise<Buffer> {
   const { pkg, config, signal } = ctx;
   if (!pkg.storageKey || !pkg.checksum) {
-    throw new PermanentError('error', `${pkg.name}@${pkg.version} has no stored tarball (storage key or checksum missing); it must be downloaded again`);
+    throw new PermanentError(
+      'error',
+      `${pkg.name}@${pkg.version} has no stored tarball (storage key or checksum missing); it must be downloaded again`,
+    );
   }
   const path = storedTarballPath(config.packageCacheDir, pkg.storageKey);
   let bytes: Buffer;
@@ -57,10 +60,16 @@ async function readVerifiedTarball(ctx: StageContext): Promise<Buffer> {
   }
   // The bytes published must be exactly the ones vetted: the stored checksum and the lockfile's integrity.
   if (ssri.checkData(bytes, pkg.checksum) === false) {
-    throw new PermanentError('error', `the stored tarball of ${pkg.name}@${pkg.version} no longer matches its checksum ${pkg.checksum}; it must be downloaded again`);
+    throw new PermanentError(
+      'error',
+      `the stored tarball of ${pkg.name}@${pkg.version} no longer matches its checksum ${pkg.checksum}; it must be downloaded again`,
+    );
   }
   if (pkg.integrity && ssri.checkData(bytes, pkg.integrity) === false) {
-    throw new PermanentError('error', `the stored tarball of ${pkg.name}@${pkg.version} does not match the lockfile integrity ${pkg.integrity}`);
+    throw new PermanentError(
+      'error',
+      `the stored tarball of ${pkg.name}@${pkg.version} does not match the lockfile integrity ${pkg.integrity}`,
+    );
   }
   return bytes;
 }
@@ -81,11 +90,15 @@ export function createPublishStage(deps: PublishStageDeps = {}): StageHandler {
     try {
       manifest = await readTarballManifest(tarball);
     } catch (err) {
-      if (err instanceof ManifestError) throw new PermanentError('error', `cannot publish ${pkg.name}@${pkg.version}: ${err.message}`, { cause: err });
+      if (err instanceof ManifestError)
+        throw new PermanentError('error', `cannot publish ${pkg.name}@${pkg.version}: ${err.message}`, { cause: err });
       throw err;
     }
     if (manifest.name !== pkg.name || manifest.version !== pkg.version) {
-      log.warn({ tarballName: manifest.name, tarballVersion: manifest.version }, 'package.json in the tarball names another name or version; publishing under the vetted one');
+      log.warn(
+        { tarballName: manifest.name, tarballVersion: manifest.version },
+        'package.json in the tarball names another name or version; publishing under the vetted one',
+      );
     }
 
     if (!config.targetRegistryUrl) {
@@ -107,7 +120,8 @@ export function createPublishStage(deps: PublishStageDeps = {}): StageHandler {
     return {
       kind: 'done',
       patch: { published_at: now(), published_to: target },
-      reason: result.outcome === 'published' ? `published to ${target}` : `already in ${target} with the same integrity`,
+      reason:
+        result.outcome === 'published' ? `published to ${target}` : `already in ${target} with the same integrity`,
       details: { outcome: result.outcome, integrity: result.integrity, distTags: result.distTags },
     };
   };

@@ -1,12 +1,5 @@
 import pino from 'pino';
-import {
-  claimPackages,
-  completeStage,
-  failTransient,
-  rejectHeldPackage,
-  Status,
-  type DB,
-} from '@spm/db';
+import { claimPackages, completeStage, failTransient, rejectHeldPackage, Status, type DB } from '@spm/db';
 import { loadConfig, type WorkerConfig } from '../../src/config.js';
 import { PermanentError } from '../../src/errors.js';
 import type { StageHandler } from '../../src/stages/types.js';
@@ -14,7 +7,12 @@ import type { StageHandler } from '../../src/stages/types.js';
 export const silentLog = pino({ level: 'silent' });
 
 /** A worker configuration for tests: no real source registry is contacted by the publish stage. */
-export function publishConfig(opts: { databaseUrl: string; cacheDir: string; targetUrl?: string; targetToken?: string }): WorkerConfig {
+export function publishConfig(opts: {
+  databaseUrl: string;
+  cacheDir: string;
+  targetUrl?: string;
+  targetToken?: string;
+}): WorkerConfig {
   return loadConfig(
     {
       DATABASE_URL: opts.databaseUrl,
@@ -52,7 +50,8 @@ export async function runPublishRound(
   const claimed = await claimPackages(db, { workerId, limit: 20, leaseSeconds: 60 });
   const results: RoundResult[] = [];
   for (const pkg of claimed) {
-    if (pkg.status !== Status.Publishing) throw new Error(`unexpected claim of ${pkg.name}@${pkg.version} in ${pkg.status}`);
+    if (pkg.status !== Status.Publishing)
+      throw new Error(`unexpected claim of ${pkg.name}@${pkg.version} in ${pkg.status}`);
     const target = { packageId: pkg.packageId, workerId, work: pkg.status };
     try {
       const out = await stage({ pkg, signal: new AbortController().signal, log: silentLog, db, config, workerId });
@@ -61,7 +60,14 @@ export async function runPublishRound(
         continue;
       }
       if (out.kind === 'done') {
-        await completeStage(db, { ...target, to: out.to ?? pkg.stage.done, via: out.via, patch: out.patch, reason: out.reason, details: out.details });
+        await completeStage(db, {
+          ...target,
+          to: out.to ?? pkg.stage.done,
+          via: out.via,
+          patch: out.patch,
+          reason: out.reason,
+          details: out.details,
+        });
         results.push({ packageId: pkg.packageId, outcome: 'done' });
       } else {
         await rejectHeldPackage(db, { ...target, kind: out.rejection, reason: out.reason, patch: out.patch });
@@ -73,7 +79,12 @@ export async function runPublishRound(
         await rejectHeldPackage(db, { ...target, kind: err.kind, reason: message });
         results.push({ packageId: pkg.packageId, outcome: 'rejected', error: message });
       } else {
-        const r = await failTransient(db, { ...target, error: message, maxAttempts: config.maxAttempts, backoffBaseMs: 1000 });
+        const r = await failTransient(db, {
+          ...target,
+          error: message,
+          maxAttempts: config.maxAttempts,
+          backoffBaseMs: 1000,
+        });
         results.push({ packageId: pkg.packageId, outcome: r === 'rejected' ? 'rejected' : r, error: message });
       }
     }

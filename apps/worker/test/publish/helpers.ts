@@ -13,7 +13,10 @@ const run = promisify(execFile);
  * Stores a tarball in a package cache the way the download stage does (content-addressed:
  * `sha512/<hex[0:2]>/<hex>.tgz`) and returns its storage key and checksum.
  */
-export async function storeTarball(cacheDir: string, pkg: BuiltPackage): Promise<{ storageKey: string; checksum: string }> {
+export async function storeTarball(
+  cacheDir: string,
+  pkg: BuiltPackage,
+): Promise<{ storageKey: string; checksum: string }> {
   const hex = createHash('sha512').update(pkg.tarball).digest('hex');
   const storageKey = `sha512/${hex.slice(0, 2)}/${hex}.tgz`;
   const path = join(cacheDir, storageKey);
@@ -62,11 +65,16 @@ export interface InstallResult {
 
 /**
  * Runs a real `npm install` of `specs` from `registry` in a fresh temporary project with its own cache,
- * no scripts, no audit. Never throws for a failed install: `ok` and `output` tell.
+ * no scripts, no audit (`npm ci` when a lockfile is given). Never throws for a failed install: `ok` and `output` tell.
  */
-export async function npmInstall(registry: string, specs: string[], opts: { lockfile?: unknown } = {}): Promise<InstallResult> {
+export async function npmInstall(
+  registry: string,
+  specs: string[],
+  opts: { lockfile?: unknown; dependencies?: Record<string, string> } = {},
+): Promise<InstallResult> {
   const dir = await mkdtemp(join(tmpdir(), 'spm-npm-install-'));
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'install-probe', version: '1.0.0', private: true }));
+  const manifest = { name: 'install-probe', version: '1.0.0', private: true, dependencies: opts.dependencies };
+  await writeFile(join(dir, 'package.json'), JSON.stringify(manifest));
   if (opts.lockfile) await writeFile(join(dir, 'package-lock.json'), JSON.stringify(opts.lockfile));
   // An empty userconfig keeps the machine's .npmrc (and its registry) out of the test.
   await writeFile(join(dir, '.npmrc-empty'), '');
@@ -88,8 +96,14 @@ export async function npmInstall(registry: string, specs: string[], opts: { lock
     '0',
   ];
   try {
-    const { stdout, stderr } = await run('npm', args, { cwd: dir, timeout: 120_000, env: { ...process.env, npm_config_loglevel: 'warn' } });
-    const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: InstallResult['locked'] };
+    const { stdout, stderr } = await run('npm', args, {
+      cwd: dir,
+      timeout: 120_000,
+      env: { ...process.env, npm_config_loglevel: 'warn' },
+    });
+    const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as {
+      packages: InstallResult['locked'];
+    };
     return { ok: true, output: stdout + stderr, locked: lock.packages, dir };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };

@@ -4,7 +4,14 @@ import { buildPackage, buildTar } from '@spm/testkit';
 import { PermanentError, TransientError } from '../../src/errors.js';
 import { classify } from '../../src/registry-target/client.js';
 import { ManifestError, readTarballManifest } from '../../src/registry-target/manifest.js';
-import { BACKFILL_TAG, chooseDistTags, encodePackageName, publishBody, tarballFileName, versionDocument } from '../../src/registry-target/protocol.js';
+import {
+  BACKFILL_TAG,
+  chooseDistTags,
+  encodePackageName,
+  publishBody,
+  tarballFileName,
+  versionDocument,
+} from '../../src/registry-target/protocol.js';
 import { distMatches } from '../../src/registry-target/publish.js';
 import { storedTarballPath } from '../../src/stages/publish.js';
 
@@ -26,13 +33,32 @@ describe('npm publish protocol', () => {
   });
 
   it('builds one version and one attachment of the exact bytes, without registry-managed fields', () => {
-    const pkg = buildPackage({ name: '@acme/thing', version: '1.0.0', manifest: { _resolved: 'http://evil.example.test/x', description: 'd' } });
-    const dist = { integrity: pkg.integrity, shasum: pkg.shasum, tarball: 'http://registry.example.test/@acme/thing/-/thing-1.0.0.tgz' };
+    const pkg = buildPackage({
+      name: '@acme/thing',
+      version: '1.0.0',
+      manifest: { _resolved: 'http://evil.example.test/x', description: 'd' },
+    });
+    const dist = {
+      integrity: pkg.integrity,
+      shasum: pkg.shasum,
+      tarball: 'http://registry.example.test/@acme/thing/-/thing-1.0.0.tgz',
+    };
     const doc = versionDocument(pkg.manifest, pkg.name, pkg.version, dist);
     expect(doc).not.toHaveProperty('_resolved');
     expect(doc).toMatchObject({ _id: '@acme/thing@1.0.0', name: '@acme/thing', version: '1.0.0', dist });
-    const body = publishBody({ name: pkg.name, version: pkg.version, versionDoc: doc, distTags: { latest: '1.0.0' }, tarball: pkg.tarball });
-    expect(body).toMatchObject({ _id: '@acme/thing', name: '@acme/thing', description: 'd', 'dist-tags': { latest: '1.0.0' } });
+    const body = publishBody({
+      name: pkg.name,
+      version: pkg.version,
+      versionDoc: doc,
+      distTags: { latest: '1.0.0' },
+      tarball: pkg.tarball,
+    });
+    expect(body).toMatchObject({
+      _id: '@acme/thing',
+      name: '@acme/thing',
+      description: 'd',
+      'dist-tags': { latest: '1.0.0' },
+    });
     const att = (body._attachments as Record<string, { data: string; length: number }>)['thing-1.0.0.tgz']!;
     expect(Buffer.from(att.data, 'base64').equals(pkg.tarball)).toBe(true);
     expect(att.length).toBe(pkg.tarball.length);
@@ -50,8 +76,10 @@ describe('npm publish protocol', () => {
   });
 
   it('classifies auth and validation answers as permanent, throttling and 5xx as transient', () => {
-    for (const s of [400, 401, 403, 404, 413, 422]) expect(classify(s, 'no', 'publishing x')).toBeInstanceOf(PermanentError);
-    for (const s of [408, 429, 500, 502, 503]) expect(classify(s, 'busy', 'publishing x')).toBeInstanceOf(TransientError);
+    for (const s of [400, 401, 403, 404, 413, 422])
+      expect(classify(s, 'no', 'publishing x')).toBeInstanceOf(PermanentError);
+    for (const s of [408, 429, 500, 502, 503])
+      expect(classify(s, 'busy', 'publishing x')).toBeInstanceOf(TransientError);
     expect(classify(401, 'bad', 'publishing x').message).toContain('TARGET_REGISTRY_TOKEN');
   });
 });
@@ -59,11 +87,17 @@ describe('npm publish protocol', () => {
 describe('reading package.json from a tarball', () => {
   it('reads the tarball’s own package.json in memory', async () => {
     const pkg = buildPackage({ name: 'm', version: '1.2.3', manifest: { dependencies: { x: '^1.0.0' } } });
-    expect(await readTarballManifest(pkg.tarball)).toMatchObject({ name: 'm', version: '1.2.3', dependencies: { x: '^1.0.0' } });
+    expect(await readTarballManifest(pkg.tarball)).toMatchObject({
+      name: 'm',
+      version: '1.2.3',
+      dependencies: { x: '^1.0.0' },
+    });
   });
 
   it('accepts another top folder, as old packages have, but prefers package/', async () => {
-    const other = gzipSync(buildTar([{ path: 'node-thing/package.json', content: '{"name":"old","version":"0.1.0"}' }]));
+    const other = gzipSync(
+      buildTar([{ path: 'node-thing/package.json', content: '{"name":"old","version":"0.1.0"}' }]),
+    );
     expect(await readTarballManifest(other)).toMatchObject({ name: 'old' });
     const both = gzipSync(
       buildTar([
@@ -75,9 +109,15 @@ describe('reading package.json from a tarball', () => {
   });
 
   it('fails clearly on a missing or broken package.json and on garbage', async () => {
-    await expect(readTarballManifest(gzipSync(buildTar([{ path: 'package/index.js', content: '1' }])))).rejects.toThrow(/no package\/package.json/);
-    await expect(readTarballManifest(gzipSync(buildTar([{ path: 'package/package.json', content: '{nope' }])))).rejects.toThrow(ManifestError);
-    await expect(readTarballManifest(gzipSync(buildTar([{ path: 'package/package.json', content: '[1]' }])))).rejects.toThrow(/not a JSON object/);
+    await expect(readTarballManifest(gzipSync(buildTar([{ path: 'package/index.js', content: '1' }])))).rejects.toThrow(
+      /no package\/package.json/,
+    );
+    await expect(
+      readTarballManifest(gzipSync(buildTar([{ path: 'package/package.json', content: '{nope' }]))),
+    ).rejects.toThrow(ManifestError);
+    await expect(
+      readTarballManifest(gzipSync(buildTar([{ path: 'package/package.json', content: '[1]' }]))),
+    ).rejects.toThrow(/not a JSON object/);
     await expect(readTarballManifest(Buffer.from('definitely not a tarball'))).rejects.toThrow(ManifestError);
   });
 });

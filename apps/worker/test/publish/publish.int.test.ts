@@ -22,7 +22,10 @@ let config: WorkerConfig;
 const cleanup: string[] = [];
 
 /** A fetch that records every request sent to the target registry. */
-function countingFetch(log: Array<{ method: string; url: string }>, override?: (method: string, url: string) => Response | undefined): typeof fetch {
+function countingFetch(
+  log: Array<{ method: string; url: string }>,
+  override?: (method: string, url: string) => Response | undefined,
+): typeof fetch {
   return async (input, init) => {
     const url = String(input);
     const method = init?.method ?? 'GET';
@@ -36,9 +39,14 @@ async function statusOf(id: number) {
 }
 
 /** What Verdaccio stored for a package: its versions and tarball files. */
-async function verdaccioStorage(name: string): Promise<{ versions: string[]; tarballs: string[]; distTags: Record<string, string> }> {
+async function verdaccioStorage(
+  name: string,
+): Promise<{ versions: string[]; tarballs: string[]; distTags: Record<string, string> }> {
   const dir = join(verdaccio.storage, name);
-  const doc = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { versions: object; 'dist-tags': Record<string, string> };
+  const doc = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
+    versions: object;
+    'dist-tags': Record<string, string>;
+  };
   return {
     versions: Object.keys(doc.versions),
     tarballs: (await readdir(dir)).filter((f) => f.endsWith('.tgz')),
@@ -54,14 +62,30 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([tdb?.destroy(), verdaccio?.stop(), cacheDir && rm(cacheDir, { recursive: true, force: true }), ...cleanup.map(removeDir)]);
+  await Promise.all([
+    tdb?.destroy(),
+    verdaccio?.stop(),
+    cacheDir && rm(cacheDir, { recursive: true, force: true }),
+    ...cleanup.map(removeDir),
+  ]);
 });
 
 describe('publish stage against a real Verdaccio', () => {
   it('publishes scoped and unscoped packages whose npm install keeps the original lockfile integrity', async () => {
-    const plain = buildPackage({ name: 'vetted-plain', version: '1.2.3', manifest: { description: 'a vetted package' } });
-    const scoped = buildPackage({ name: '@acme/vetted-scoped', version: '0.4.0', manifest: { dependencies: { 'vetted-plain': '^1.2.0' } } });
-    const ids = [await seedPackage(db, cacheDir, plain, Status.Approved), await seedPackage(db, cacheDir, scoped, Status.Approved)];
+    const plain = buildPackage({
+      name: 'vetted-plain',
+      version: '1.2.3',
+      manifest: { description: 'a vetted package' },
+    });
+    const scoped = buildPackage({
+      name: '@acme/vetted-scoped',
+      version: '0.4.0',
+      manifest: { dependencies: { 'vetted-plain': '^1.2.0' } },
+    });
+    const ids = [
+      await seedPackage(db, cacheDir, plain, Status.Approved),
+      await seedPackage(db, cacheDir, scoped, Status.Approved),
+    ];
 
     const results = await runPublishRound(db, config, publishStage);
     expect(results.map((r) => r.outcome)).toEqual(['done', 'done']);
@@ -71,7 +95,10 @@ describe('publish stage against a real Verdaccio', () => {
       expect(st.published_to).toBe(verdaccio.url);
       expect(st.published_at).toBeInstanceOf(Date);
     }
-    expect(await verdaccioStorage('@acme/vetted-scoped')).toMatchObject({ versions: ['0.4.0'], distTags: { latest: '0.4.0' } });
+    expect(await verdaccioStorage('@acme/vetted-scoped')).toMatchObject({
+      versions: ['0.4.0'],
+      distTags: { latest: '0.4.0' },
+    });
 
     const install = await npmInstall(verdaccio.url, ['@acme/vetted-scoped@0.4.0', 'vetted-plain@1.2.3']);
     cleanup.push(install.dir);
@@ -93,7 +120,11 @@ describe('publish stage against a real Verdaccio', () => {
     expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
     expect((await statusOf(id)).status).toBe(Status.Publishing);
     // The lease runs out and the stuck sweep returns the package to Approved.
-    await db.updateTable('package_status').set({ locked_until: new Date(Date.now() - 1000) }).where('package_id', '=', id).execute();
+    await db
+      .updateTable('package_status')
+      .set({ locked_until: new Date(Date.now() - 1000) })
+      .where('package_id', '=', id)
+      .execute();
     const { resetStuckPackages } = await import('@spm/db');
     expect(await resetStuckPackages(db, { stuckTimeoutMinutes: 30, maxAttempts: 5 })).toHaveLength(1);
 
@@ -102,16 +133,33 @@ describe('publish stage against a real Verdaccio', () => {
     expect(results).toEqual([{ packageId: id, outcome: 'done' }]);
     expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(0);
     expect((await statusOf(id)).status).toBe(Status.Published);
-    expect(await verdaccioStorage('crash-between')).toMatchObject({ versions: ['2.0.0'], tarballs: ['crash-between-2.0.0.tgz'] });
-    const events = await db.selectFrom('package_events').select(['to_status', 'reason']).where('package_id', '=', id).orderBy('id').execute();
+    expect(await verdaccioStorage('crash-between')).toMatchObject({
+      versions: ['2.0.0'],
+      tarballs: ['crash-between-2.0.0.tgz'],
+    });
+    const events = await db
+      .selectFrom('package_events')
+      .select(['to_status', 'reason'])
+      .where('package_id', '=', id)
+      .orderBy('id')
+      .execute();
     expect(events.at(-1)).toMatchObject({ to_status: Status.Published, reason: expect.stringContaining('already in') });
   });
 
   it('treats an "already exists" answer with the same integrity as success', async () => {
     const pkg = buildPackage({ name: 'already-there', version: '1.0.0' });
     // Someone published exactly these bytes before (for example a previous installation of the product).
-    const client = new TargetRegistryClient({ url: verdaccio.url, token: verdaccio.token, timeoutMs: 30_000, signal: new AbortController().signal });
-    await publishToTarget(client, { name: pkg.name, version: pkg.version, tarball: pkg.tarball, manifest: pkg.manifest }, silentLog);
+    const client = new TargetRegistryClient({
+      url: verdaccio.url,
+      token: verdaccio.token,
+      timeoutMs: 30_000,
+      signal: new AbortController().signal,
+    });
+    await publishToTarget(
+      client,
+      { name: pkg.name, version: pkg.version, tarball: pkg.tarball, manifest: pkg.manifest },
+      silentLog,
+    );
 
     const id = await seedPackage(db, cacheDir, pkg, Status.Approved);
     const requests: Array<{ method: string; url: string }> = [];
@@ -130,14 +178,30 @@ describe('publish stage against a real Verdaccio', () => {
     expect(results).toEqual([{ packageId: id, outcome: 'done' }]);
     expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
     expect((await statusOf(id)).status).toBe(Status.Published);
-    expect(await verdaccioStorage('already-there')).toMatchObject({ versions: ['1.0.0'], tarballs: ['already-there-1.0.0.tgz'] });
+    expect(await verdaccioStorage('already-there')).toMatchObject({
+      versions: ['1.0.0'],
+      tarballs: ['already-there-1.0.0.tgz'],
+    });
   });
 
   it('rejects a version the target already has with different contents', async () => {
-    const theirs = buildPackage({ name: 'squatted', version: '3.0.0', files: { 'index.js': 'module.exports = "not the vetted one";\n' } });
+    const theirs = buildPackage({
+      name: 'squatted',
+      version: '3.0.0',
+      files: { 'index.js': 'module.exports = "not the vetted one";\n' },
+    });
     const ours = buildPackage({ name: 'squatted', version: '3.0.0' });
-    const client = new TargetRegistryClient({ url: verdaccio.url, token: verdaccio.token, timeoutMs: 30_000, signal: new AbortController().signal });
-    await publishToTarget(client, { name: theirs.name, version: theirs.version, tarball: theirs.tarball, manifest: theirs.manifest }, silentLog);
+    const client = new TargetRegistryClient({
+      url: verdaccio.url,
+      token: verdaccio.token,
+      timeoutMs: 30_000,
+      signal: new AbortController().signal,
+    });
+    await publishToTarget(
+      client,
+      { name: theirs.name, version: theirs.version, tarball: theirs.tarball, manifest: theirs.manifest },
+      silentLog,
+    );
 
     const id = await seedPackage(db, cacheDir, ours, Status.Approved);
     const results = await runPublishRound(db, config, publishStage);
@@ -169,7 +233,11 @@ describe('publish stage against a real Verdaccio', () => {
     const pkg = buildPackage({ name: 'tampered', version: '1.0.0' });
     const id = await seedPackage(db, cacheDir, pkg, Status.Approved);
     const { storage_key } = await statusOf(id);
-    const evil = buildPackage({ name: 'tampered', version: '1.0.0', files: { 'index.js': 'require("child_process")' } });
+    const evil = buildPackage({
+      name: 'tampered',
+      version: '1.0.0',
+      files: { 'index.js': 'require("child_process")' },
+    });
     await writeFile(join(cacheDir, storage_key!), evil.tarball);
     const requests: Array<{ method: string; url: string }> = [];
     const results = await runPublishRound(db, config, createPublishStage({ fetch: countingFetch(requests) }));
@@ -181,7 +249,12 @@ describe('publish stage against a real Verdaccio', () => {
   it('rejects at once when the target refuses the token, naming TARGET_REGISTRY_TOKEN', async () => {
     const pkg = buildPackage({ name: 'bad-token', version: '1.0.0' });
     const id = await seedPackage(db, cacheDir, pkg, Status.Approved);
-    const badConfig = publishConfig({ databaseUrl: tdb.url, cacheDir, targetUrl: verdaccio.url, targetToken: 'not-a-token' });
+    const badConfig = publishConfig({
+      databaseUrl: tdb.url,
+      cacheDir,
+      targetUrl: verdaccio.url,
+      targetToken: 'not-a-token',
+    });
     const results = await runPublishRound(db, badConfig, publishStage);
     expect(results[0]?.outcome).toBe('rejected');
     const st = await statusOf(id);
@@ -194,7 +267,9 @@ describe('publish stage against a real Verdaccio', () => {
     const id = await seedPackage(db, cacheDir, pkg, Status.Approved);
     const requests: Array<{ method: string; url: string }> = [];
     const stage = createPublishStage({
-      fetch: countingFetch(requests, (method) => (method === 'PUT' ? new Response('bad gateway', { status: 502 }) : undefined)),
+      fetch: countingFetch(requests, (method) =>
+        method === 'PUT' ? new Response('bad gateway', { status: 502 }) : undefined,
+      ),
     });
     const results = await runPublishRound(db, config, stage);
     expect(results[0]).toMatchObject({ outcome: 'retry', error: expect.stringContaining('answered 502') });

@@ -90,7 +90,10 @@ export async function startVerdaccio(): Promise<Verdaccio> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`verdaccio exited with ${child.exitCode}: ${out}`);
-      const ok = await fetch(`${url}-/ping`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}-/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`verdaccio did not start within 60 s: ${out}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -99,10 +102,17 @@ export async function startVerdaccio(): Promise<Verdaccio> {
     const res = await fetch(`${url}-/user/org.couchdb.user:${user}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ _id: `org.couchdb.user:${user}`, name: user, password: 'publisher-secret-1', type: 'user', roles: [] }),
+      body: JSON.stringify({
+        _id: `org.couchdb.user:${user}`,
+        name: user,
+        password: 'publisher-secret-1',
+        type: 'user',
+        roles: [],
+      }),
     });
     const body = (await res.json()) as { token?: string };
-    if (!res.ok || !body.token) throw new Error(`creating the verdaccio user failed: ${res.status} ${JSON.stringify(body)}`);
+    if (!res.ok || !body.token)
+      throw new Error(`creating the verdaccio user failed: ${res.status} ${JSON.stringify(body)}`);
     return { url, token: body.token, storage, output: () => out, stop };
   } catch (err) {
     await stop();
