@@ -1,0 +1,230 @@
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { advisoriesForPackage, advisoryStats, insertSecurityScan, Status, type DB, type PackageAdvisory } from '@spm/db';
+import { PermanentError, TransientError } from '../errors.js';
+import { builtinScan } from '../scan/builtin.js';
+import { HostileArchiveError, withExtracted } from '../scan/extract.js';
+import { dedupeFindings } from '../scan/merge.js';
+import { fetchingVersionDocs, type VersionDocSource } from '../scan/registry-doc.js';
+import { countBySeverity, securityScore } from '../scan/score.js';
+import { licenceOf, type ManifestLike } from '../scan/signals.js';
+import { trivyOptions, trivyScan } from '../scan/trivy.js';
+import { excerpt, severityRank, type Finding, type ScannerRun, type Severity } from '../scan/types.js';
+import type { StageContext, StageHandler, StageOutcome } from './types.js';
+
+/** What the scan leaves in package_status.scan_state. */
+export type ScanState = 'clean' | 'findings' | 'malware' | 'rejected-by-policy' | 'hostile-archive';
+
+export interface ScanStageDeps {
+  /** The registry's version documents (pass the worker's SourceRegistry); a small fetch otherwise. */
+  registry?: VersionDocSource;
+}
+
+const BUILTIN_VERSION = '1';
+
+function tarballPath(cacheDir: string, key: string): string | null {
+  const p = resolve(cacheDir, key);
+  const rel = relative(resolve(cacheDir), p);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return null;
+  return p;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function readManifest(root: string): Promise<ManifestLike | null> {
+  try {
+    const text = await readFile(join(root, 'package.json'), 'utf8');
+    if (text.length > 1024 * 1024) return null;
+    const m = JSON.parse(text) as unknown;
+    return m && typeof m === 'object' && !Array.isArray(m) ? (m as ManifestLike) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The declared licence as a comparable string; the lockfile may hold a legacy object or array, serialised. */
+function declaredLicence(raw: string | null): string | null {
+  if (!raw) return null;
+  const t = raw.trim();
+  if (t.startsWith('{') || t.startsWith('[') || t.startsWith('"')) {
+    try {
+      const v = JSON.parse(t) as unknown;
+      return licenceOf(Array.isArray(v) ? { licenses: v } : { license: v });
+    } catch {
+      return t;
+    }
+  }
+  return t;
+}
+
+function sortFindings(findings: Finding[]): Finding[] {
+  return findings
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => severityRank(b.f.severity) - severityRank(a.f.severity) || a.i - b.i)
+    .map((x) => x.f);
+}
+
+function summarise(findings: Finding[], n = 3): string {
+  const shown = findings.slice(0, n).map((f) => `${f.id} (${f.severity}): ${excerpt(f.title, 80)}`);
+  return shown.join('; ') + (findings.length > n ? `; and ${findings.length - n} more` : '');
+}
+
+async function lookupAdvisories(db: DB, name: string): Promise<{ advisories: PackageAdvisory[]; stats: Awaited<ReturnType<typeof advisoryStats>> }> {
+  try {
+    const [advisories, stats] = await Promise.all([advisoriesForPackage(db, name), advisoryStats(db)]);
+    return { advisories, stats };
+  } catch (err) {
+    throw new TransientError(`advisory lookup failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The security-scan stage (Downloaded → Security Scanning → Security Scanned → Pending Approval).
+ *
+ * Extracts the stored tarball safely (a hostile archive is Rejected, kind policy), runs the built-in
+ * scanner and, when configured, Trivy; merges and deduplicates their findings; records a
+ * `security_scans` row (scanners and versions, counts per severity, findings, duration, score); and
+ * decides: malware → reject (policy); a finding at or above SCAN_AUTO_REJECT_SEVERITY → reject
+ * (policy); WORKER_AUTO_APPROVE with nothing at medium or above → Approved; otherwise Pending
+ * Approval with security_score and scan_state set. A scanner failure throws TransientError (retried,
+ * never a pass). A tarball missing from the cache sends the package back to Licence Checked to be
+ * downloaded again.
+ */
+export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
+  return async function scanStage(ctx: StageContext): Promise<StageOutcome> {
+    const { pkg, config, db, signal, log } = ctx;
+    const started = Date.now();
+    const file = pkg.storageKey ? tarballPath(config.packageCacheDir, pkg.storageKey) : null;
+    if (!file || !(await exists(file))) {
+      log.warn({ storageKey: pkg.storageKey }, 'stored tarball missing; sending the package back to be downloaded');
+      return {
+        kind: 'done',
+        to: Status.LicenceChecked,
+        reason: `stored tarball ${pkg.storageKey ?? '(none recorded)'} is missing from the cache; downloading it again`,
+      };
+    }
+
+    const limits = { maxEntries: config.scanMaxEntries, maxUnpackedBytes: config.scanMaxUnpackedBytes, signal };
+    const trivy = trivyOptions(config);
+    const registry = deps.registry ?? fetchingVersionDocs(config);
+    const scanners: ScannerRun[] = [];
+
+    let findings: Finding[];
+    try {
+      findings = await withExtracted(file, limits, async (x) => {
+        const manifest = await readManifest(x.root);
+        let registryDoc: ManifestLike | null = null;
+        let registryError: string | undefined;
+        try {
+          registryDoc = (await registry.versionDocument(pkg.name, pkg.version, signal)) as ManifestLike;
+        } catch (err) {
+          if (signal.aborted) throw err;
+          registryError = excerpt((err as Error).message ?? String(err));
+        }
+        const { advisories, stats } = await lookupAdvisories(db, pkg.name);
+
+        const t0 = Date.now();
+        let builtin: Finding[];
+        try {
+          builtin = await builtinScan({
+            root: x.root,
+            name: pkg.name,
+            version: pkg.version,
+            manifest,
+            registryDoc,
+            registryError,
+            declaredLicence: declaredLicence(pkg.declaredLicense),
+            advisories,
+            skippedLinks: x.skippedLinks,
+            signal,
+          });
+        } catch (err) {
+          if (signal.aborted) throw err;
+          throw new TransientError(`built-in scanner failed: ${(err as Error).message}`, { cause: err });
+        }
+        scanners.push({
+          name: 'builtin',
+          version: BUILTIN_VERSION,
+          durationMs: Date.now() - t0,
+          findings: builtin.length,
+          details: {
+            advisories: stats.count,
+            advisoriesNewest: stats.latestModified?.toISOString() ?? null,
+            registryComparison: registryDoc ? 'compared' : 'unavailable',
+            entries: x.entries,
+            unpackedBytes: x.unpackedBytes,
+          },
+        });
+
+        let fromTrivy: Finding[] = [];
+        if (trivy) {
+          const res = await trivyScan(trivy, x.root, signal);
+          fromTrivy = res.findings;
+          scanners.push({ name: 'trivy', version: res.version, durationMs: res.durationMs, findings: res.findings.length, details: { mode: trivy.serverUrl ? 'client/server' : 'standalone' } });
+        }
+        return sortFindings(dedupeFindings([...builtin, ...fromTrivy]));
+      });
+    } catch (err) {
+      if (err instanceof HostileArchiveError) {
+        const f: Finding = { id: 'hostile-archive', source: 'signal', severity: 'critical', title: 'The tarball breaks the extraction policy', evidence: excerpt(err.message), explanation: 'The archive tries to write outside its directory, holds special files, or is too large to unpack. It was not extracted.' };
+        await insertSecurityScan(db, {
+          packageId: pkg.packageId,
+          scanners: [{ name: 'extract', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
+          counts: countBySeverity([f]),
+          findings: [f],
+          malware: false,
+          score: securityScore([f]),
+          durationMs: Date.now() - started,
+        });
+        throw err;
+      }
+      if (err instanceof PermanentError || err instanceof TransientError || signal.aborted) throw err;
+      throw new TransientError(`security scan failed: ${(err as Error).message}`, { cause: err });
+    }
+
+    const counts = countBySeverity(findings);
+    const malware = findings.filter((f) => f.malware);
+    const score = securityScore(findings);
+    const durationMs = Date.now() - started;
+    const threshold = config.scanAutoRejectSeverity as Severity | null;
+    const blocking = threshold ? findings.filter((f) => severityRank(f.severity) >= severityRank(threshold)) : [];
+    const scanState: ScanState = malware.length
+      ? 'malware'
+      : blocking.length
+        ? 'rejected-by-policy'
+        : findings.some((f) => f.severity !== 'info')
+          ? 'findings'
+          : 'clean';
+
+    const scanId = await insertSecurityScan(db, { packageId: pkg.packageId, scanners, counts, findings, malware: malware.length > 0, score, durationMs });
+    const patch = { security_score: score, scan_state: scanState };
+    const details = { scanId, score, counts, scanners: scanners.map((s) => `${s.name}@${s.version}`) };
+    log.info({ scanId, score, counts, durationMs, scanState }, 'security scan complete');
+
+    if (malware.length) {
+      return { kind: 'reject', rejection: 'policy', reason: `malware: ${pkg.name}@${pkg.version} is listed as malicious (${summarise(malware)})`, patch, details };
+    }
+    if (blocking.length) {
+      return {
+        kind: 'reject',
+        rejection: 'policy',
+        reason: `security policy SCAN_AUTO_REJECT_SEVERITY=${threshold}: ${blocking.length} finding(s) at or above ${threshold}: ${summarise(blocking)}`,
+        patch,
+        details,
+      };
+    }
+    if (config.autoApprove && !findings.some((f) => severityRank(f.severity) >= severityRank('medium'))) {
+      return { kind: 'done', via: [Status.SecurityScanned], to: Status.Approved, patch, reason: 'approved automatically (WORKER_AUTO_APPROVE)', details };
+    }
+    return { kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch, details };
+  };
+}
+
+/** The scan stage with default dependencies (registry documents fetched from SOURCE_REGISTRY_URL). */
+export const scanStage: StageHandler = createScanStage();
