@@ -188,8 +188,17 @@ export abstract class BaseWorker {
     w?.();
   }
 
+  /**
+   * Waits for a wake-up or `ms`. A wake-up that arrived meanwhile is consumed here, so the loop
+   * always either claims or sleeps on a timer; it can never spin on already-resolved promises
+   * (which would starve I/O).
+   */
   private waitForWake(ms: number): Promise<void> {
-    if (this.wakePending || this.state !== 'running') return Promise.resolve();
+    if (this.state !== 'running') return Promise.resolve();
+    if (this.wakePending) {
+      this.wakePending = false;
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    }
     return new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.wakeWaiter = null;
