@@ -1,0 +1,98 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createDb, type DB } from '@spm/db';
+import type { ApiConfig } from './config.js';
+import authPlugin from './plugins/auth.js';
+import dbPlugin from './plugins/db.js';
+import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
+import adminAuditRoutes from './routes/admin-audit.js';
+import adminLicenseRoutes from './routes/admin-licenses.js';
+import adminUserRoutes from './routes/admin-users.js';
+import approvalRoutes from './routes/approvals.js';
+import authRoutes from './routes/auth.js';
+import opsRoutes from './routes/ops.js';
+import processingRoutes from './routes/processing.js';
+import registryRoutes from './routes/registry.js';
+import requestRoutes from './routes/requests.js';
+import uploadRoutes from './routes/upload.js';
+import './types.js';
+
+export type { ApiConfig } from './config.js';
+export { loadConfig } from './config.js';
+
+export interface AppDeps {
+  /** A database to use (tests pass their own); otherwise one is created from config and closed with the app. */
+  db?: DB;
+  /** Logger options; default from config (pino, JSON or pretty). `false` silences it. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** pino options: secrets never reach the log. */
+export function loggerOptions(config: Readonly<ApiConfig>): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'password', '*.password', 'token', '*.token'],
+      censor: '[redacted]',
+    },
+    ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  };
+}
+
+/**
+ * Builds the API: plugins, routes, OpenAPI at /docs. Returns it ready (every plugin loaded), not listening.
+ */
+export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config),
+    bodyLimit: 1024 * 1024,
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const ownsDb = deps.db === undefined;
+  const db = deps.db ?? createDb({ connectionString: config.databaseUrl, applicationName: 'spm-api', onPoolError: (err) => app.log.warn({ err }, 'idle database connection failed') }).db;
+
+  await app.register(dbPlugin, { db, config, ownsDb });
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin);
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Secure Package Manager API',
+        description: 'Submit npm lockfiles for vetting, follow the pipeline, approve packages, manage policy.',
+        version: '0.1.0',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      tags: [
+        { name: 'auth' },
+        { name: 'packages' },
+        { name: 'approvals' },
+        { name: 'admin' },
+        { name: 'ops' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin);
+
+  await app.register(opsRoutes);
+  await app.register(authRoutes, { prefix: '/api/auth' });
+  await app.register(uploadRoutes, { prefix: '/api/packages' });
+  await app.register(requestRoutes, { prefix: '/api/packages' });
+  await app.register(processingRoutes, { prefix: '/api/packages' });
+  await app.register(approvalRoutes, { prefix: '/api/approvals' });
+  await app.register(adminUserRoutes, { prefix: '/api/admin/users' });
+  await app.register(adminLicenseRoutes, { prefix: '/api/admin/licenses' });
+  await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
+  await app.register(registryRoutes, { prefix: '/registry', config, db });
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,128 @@
+import { resolve } from 'node:path';
+import { AppError } from '@spm/db';
+
+export interface ApiConfig {
+  nodeEnv: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  /** A @fastify/jwt / fast-jwt duration: seconds as a number, or a string such as `8h`. */
+  jwtExpiresIn: string | number;
+  port: number;
+  host: string;
+  adminUsername: string | null;
+  adminPassword: string | null;
+  uploadMaxBytes: number;
+  /** Login attempts allowed per minute for one IP address and username. */
+  loginRateLimit: number;
+  packageCacheDir: string;
+  targetRegistryUrl: string | null;
+  /** Base URL clients reach the API at (tarball links of the built-in registry); null: derived from the request. */
+  publicUrl: string | null;
+  logLevel: string;
+  logFormat: 'json' | 'pretty';
+  /** Whether proxy headers (X-Forwarded-For) are trusted for the client address. */
+  trustProxy: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DEV_JWT_SECRET = 'development-only-jwt-secret-do-not-use-in-production';
+
+/**
+ * Reads and validates the API's configuration from the environment. Every problem is reported in one
+ * AppError (code ERR_CONFIG): `Invalid environment: A=..; B=..`. Returns a frozen object; nothing else
+ * in the API reads process.env.
+ */
+export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {}): Readonly<ApiConfig> {
+  const errors: string[] = [];
+  const str = (key: string): string | null => {
+    const v = env[key];
+    return v === undefined || v.trim() === '' ? null : v.trim();
+  };
+  const int = (key: string, def: number, min: number, max: number): number => {
+    const raw = str(key);
+    if (raw === null) return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push(`${key}=${raw} (expected an integer from ${min} to ${max})`);
+      return def;
+    }
+    return n;
+  };
+  const url = (key: string): string | null => {
+    const raw = str(key);
+    if (raw === null) return null;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      return u.toString();
+    } catch {
+      errors.push(`${key}=${raw} (expected an http(s) URL)`);
+      return null;
+    }
+  };
+
+  const nodeEnv = str('NODE_ENV') ?? 'production';
+  const isDev = nodeEnv === 'development';
+
+  const databaseUrl = str('DATABASE_URL');
+  if (databaseUrl === null) errors.push('DATABASE_URL is required (postgres://user:password@host:5432/database)');
+  else if (!/^postgres(ql)?:\/\//.test(databaseUrl)) errors.push('DATABASE_URL=<hidden> (expected a postgres:// URL)');
+
+  let jwtSecret = str('JWT_SECRET');
+  if (jwtSecret === null) {
+    if (isDev) jwtSecret = DEV_JWT_SECRET;
+    else errors.push('JWT_SECRET is required outside development (at least 32 random characters)');
+  } else if (jwtSecret.length < 32 && !isDev) {
+    errors.push('JWT_SECRET=<hidden> (must be at least 32 characters)');
+  }
+
+  const expiresRaw = str('JWT_EXPIRES_IN') ?? '8h';
+  let jwtExpiresIn: string | number = expiresRaw;
+  if (/^\d+$/.test(expiresRaw)) jwtExpiresIn = Number(expiresRaw);
+  else if (!/^\d+\s*(s|m|h|d|w)$/.test(expiresRaw)) {
+    errors.push(`JWT_EXPIRES_IN=${expiresRaw} (expected seconds or a duration such as 30m, 8h, 1d)`);
+  }
+
+  const adminUsername = str('ADMIN_USERNAME');
+  const adminPassword = env.ADMIN_PASSWORD ?? null;
+  if ((adminUsername === null) !== (adminPassword === null || adminPassword === '')) {
+    errors.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  } else if (adminPassword !== null && adminPassword.length < 8 && !isDev) {
+    errors.push('ADMIN_PASSWORD=<hidden> (must be at least 8 characters)');
+  }
+
+  const logLevel = (str('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL=${logLevel} (expected one of ${LOG_LEVELS.join(', ')})`);
+  const formatRaw = str('LOG_FORMAT');
+  let logFormat: 'json' | 'pretty' = opts.isTTY ?? process.stdout.isTTY ? 'pretty' : 'json';
+  if (formatRaw === 'json' || formatRaw === 'pretty') logFormat = formatRaw;
+  else if (formatRaw !== null) errors.push(`LOG_FORMAT=${formatRaw} (expected json or pretty)`);
+
+  const trustRaw = (str('TRUST_PROXY') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(trustRaw)) errors.push(`TRUST_PROXY=${trustRaw} (expected true or false)`);
+
+  const config: ApiConfig = {
+    nodeEnv,
+    databaseUrl: databaseUrl ?? '',
+    jwtSecret: jwtSecret ?? '',
+    jwtExpiresIn,
+    port: int('PORT', 5000, 0, 65535),
+    host: str('HOST') ?? '0.0.0.0',
+    adminUsername,
+    adminPassword: adminPassword === '' ? null : adminPassword,
+    uploadMaxBytes: int('UPLOAD_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
+    packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
+    targetRegistryUrl: url('TARGET_REGISTRY_URL'),
+    publicUrl: url('PUBLIC_URL'),
+    logLevel,
+    logFormat,
+    trustProxy: trustRaw === 'true' || trustRaw === '1',
+  };
+  if (errors.length > 0) {
+    throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: { errors } });
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,129 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { AppError, getProcessingStatus, getRequest, retryRejected } from '@spm/db';
+import { audit } from '../audit.js';
+import { authErrors, IdParam, Nullable, Timestamp } from '../schemas/common.js';
+
+/** The pipeline as a whole (GET /api/packages/processing/status) and manual retry (admin). */
+const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const security = [{ bearerAuth: [] }];
+
+  app.get(
+    '/processing/status',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['packages'],
+        summary: 'Pipeline overview: counts per status, queue depth, stuck resets, retries, workers, recent activity',
+        security,
+        response: {
+          200: Type.Object({
+            counts: Type.Record(Type.String(), Type.Integer()),
+            total: Type.Integer(),
+            queue_depth: Type.Integer(),
+            runnable_now: Type.Integer(),
+            in_progress: Type.Integer(),
+            oldest_runnable_age_seconds: Nullable(Type.Number()),
+            stuck_resets: Type.Integer(),
+            retries: Type.Integer(),
+            workers: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                hostname: Type.String(),
+                pid: Type.Integer(),
+                started_at: Timestamp,
+                last_heartbeat: Timestamp,
+                heartbeat_age_seconds: Type.Number(),
+                in_flight: Type.Integer(),
+                alive: Type.Boolean(),
+              }),
+            ),
+            recent_activity: Type.Array(
+              Type.Object({
+                package_id: Type.Integer(),
+                name: Type.String(),
+                version: Type.String(),
+                from: Nullable(Type.String()),
+                to: Type.String(),
+                actor: Type.String(),
+                reason: Nullable(Type.String()),
+                at: Timestamp,
+              }),
+            ),
+          }),
+          ...authErrors(),
+        },
+      },
+    },
+    async () => {
+      const s = await getProcessingStatus(app.db);
+      return {
+        counts: s.counts,
+        total: s.total,
+        queue_depth: s.queueDepth,
+        runnable_now: s.runnableNow,
+        in_progress: s.inProgress,
+        oldest_runnable_age_seconds: s.oldestRunnableAgeSeconds,
+        stuck_resets: s.stuckResets,
+        retries: s.retries,
+        workers: s.workers.map((w) => ({
+          id: w.id,
+          hostname: w.hostname,
+          pid: w.pid,
+          started_at: w.startedAt,
+          last_heartbeat: w.lastHeartbeat,
+          heartbeat_age_seconds: w.heartbeatAgeSeconds,
+          in_flight: w.inFlight,
+          alive: w.alive,
+        })),
+        recent_activity: s.recentActivity.map((a) => ({
+          package_id: a.packageId,
+          name: a.name,
+          version: a.version,
+          from: a.from,
+          to: a.to,
+          actor: a.actor,
+          reason: a.reason,
+          at: a.at,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/processing/retry',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['packages'],
+        summary: 'Re-queue packages rejected by errors (and, with include_policy, by policy); never human rejections',
+        security,
+        body: Type.Optional(
+          Type.Object(
+            { request_id: Type.Optional(IdParam), include_policy: Type.Optional(Type.Boolean()) },
+            { additionalProperties: false },
+          ),
+        ),
+        response: {
+          200: Type.Object({ requeued: Type.Integer(), package_ids: Type.Array(Type.Integer()) }),
+          ...authErrors(404),
+        },
+      },
+    },
+    async (request) => {
+      const requestId = request.body?.request_id;
+      const includePolicy = request.body?.include_policy === true;
+      if (requestId !== undefined && !(await getRequest(app.db, requestId))) {
+        throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${requestId}.`, { status: 404 });
+      }
+      const ids = await retryRejected(app.db, { requestId, includePolicy, actor: request.user.username, actorKind: 'user' });
+      await audit(request, 'processing.retry', { type: requestId === undefined ? 'queue' : 'request', id: requestId ?? null }, {
+        include_policy: includePolicy,
+        requeued: ids.length,
+      });
+      return { requeued: ids.length, package_ids: ids };
+    },
+  );
+};
+
+export default processingRoutes;

@@ -1,0 +1,148 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import multipart from '@fastify/multipart';
+import { Type } from '@sinclair/typebox';
+import { AppError, enqueueLockfile } from '@spm/db';
+import { audit } from '../audit.js';
+import { parseLockfileText } from '../lockfile/parse.js';
+import { authErrors } from '../schemas/common.js';
+
+const RAW_TYPES = ['application/json', 'text/plain', 'application/octet-stream'];
+const MAX_META = 214;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decode(buf: Buffer): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    throw new AppError('ERR_NOT_JSON', 'The lockfile is not UTF-8 text.', { status: 400 });
+  }
+}
+
+function metaField(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_META) {
+    throw new AppError('ERR_VALIDATION', `${name} must be 1 to ${MAX_META} characters.`, { status: 400 });
+  }
+  return value.trim();
+}
+
+/**
+ * POST /api/packages/upload: a lockfile as the raw JSON body or as multipart field `file`. The whole
+ * lockfile is validated before anything is written; the request, its packages and the queue rows are
+ * then written in one transaction, and the answer is 202 at once (the worker does the rest).
+ */
+const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const limit = app.config.uploadMaxBytes;
+  // In this scope the body stays raw: our parser reports lockfile problems with precise codes, and
+  // JSON.parse (not a merging parser) keeps `__proto__` keys as plain data.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
+  await app.register(multipart, {
+    limits: { fileSize: limit, files: 1, fields: 10, fieldSize: 1024, parts: 12, headerPairs: 100 },
+  });
+
+  app.post(
+    '/upload',
+    {
+      bodyLimit: limit,
+      config: { access: 'user' },
+      schema: {
+        tags: ['packages'],
+        summary: 'Submit a lockfile (package-lock.json v1/v2/v3 or npm-shrinkwrap.json) for vetting',
+        description:
+          'Send the lockfile as the request body (Content-Type: application/json) or as multipart/form-data field `file`. ' +
+          'Application name and version come from the lockfile root, or from `application_name` / `application_version` ' +
+          '(query parameters or multipart fields) when the lockfile has none. Answers 202 at once; poll `status_url`.',
+        security: [{ bearerAuth: [] }],
+        consumes: ['application/json', 'multipart/form-data'],
+        querystring: Type.Object({
+          application_name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
+          application_version: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
+        }),
+        body: Type.Unknown({ description: 'The lockfile (JSON), or multipart/form-data with field `file`' }),
+        response: {
+          202: Type.Object({
+            request_id: Type.Integer(),
+            application_name: Type.String(),
+            application_version: Type.String(),
+            lockfile_version: Type.Integer(),
+            package_count: Type.Integer(),
+            new_packages: Type.Integer(),
+            existing_packages: Type.Integer(),
+            skipped_entries: Type.Integer({ description: 'Workspace links and bundled dependencies, not vetted separately' }),
+            status_url: Type.String(),
+          }),
+          ...authErrors(413, 415),
+        },
+      },
+    },
+    async (request, reply) => {
+      let text: string;
+      let name = request.query.application_name;
+      let version = request.query.application_version;
+      if (request.isMultipart()) {
+        let file: Buffer | undefined;
+        try {
+          for await (const part of request.parts()) {
+            if (part.type === 'file') {
+              if (part.fieldname !== 'file' || file) {
+                part.file.resume();
+                throw new AppError('ERR_MULTIPART_FIELD', 'Send exactly one file, in the multipart field "file".', { status: 400 });
+              }
+              file = await part.toBuffer();
+            } else if (part.fieldname === 'application_name') name = metaField('application_name', part.value) ?? name;
+            else if (part.fieldname === 'application_version') version = metaField('application_version', part.value) ?? version;
+          }
+        } catch (err) {
+          if (err instanceof AppError) throw err;
+          const e = err as { statusCode?: number };
+          if (typeof e.statusCode === 'number' && e.statusCode < 500) throw err;
+          throw new AppError('ERR_MULTIPART_INVALID', 'The multipart body could not be read.', { status: 400, cause: err });
+        }
+        if (!file) throw new AppError('ERR_MULTIPART_FIELD', 'The multipart body has no "file" field with the lockfile.', { status: 400 });
+        text = decode(file);
+      } else if (Buffer.isBuffer(request.body)) {
+        text = decode(request.body);
+      } else {
+        throw new AppError(
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+          'Send the lockfile as application/json, or as multipart/form-data field "file".',
+          { status: 415 },
+        );
+      }
+
+      const parsed = parseLockfileText(text);
+      const applicationName = parsed.applicationName ?? name ?? 'unnamed';
+      const applicationVersion = parsed.applicationVersion ?? version ?? '0.0.0';
+      const result = await enqueueLockfile(app.db, {
+        applicationName,
+        applicationVersion,
+        requestorId: request.user.id,
+        actor: request.user.username,
+        lockfile: parsed.document,
+        lockfileVersion: parsed.lockfileVersion,
+        packages: parsed.packages,
+      });
+      await audit(request, 'request.upload', { type: 'request', id: result.requestId }, {
+        application_name: applicationName,
+        application_version: applicationVersion,
+        package_count: result.packageCount,
+        new_packages: result.newCount,
+        existing_packages: result.existingCount,
+      });
+      return reply.code(202).send({
+        request_id: result.requestId,
+        application_name: applicationName,
+        application_version: applicationVersion,
+        lockfile_version: parsed.lockfileVersion,
+        package_count: result.packageCount,
+        new_packages: result.newCount,
+        existing_packages: result.existingCount,
+        skipped_entries: parsed.skipped.filter((s) => s.reason !== 'root').length,
+        status_url: `/api/packages/requests/${result.requestId}/processing-status`,
+      });
+    },
+  );
+};
+
+export default uploadRoutes;

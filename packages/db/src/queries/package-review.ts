@@ -1,0 +1,307 @@
+import { sql } from 'kysely';
+import type { DB } from '../db.js';
+import { Status } from '../status.js';
+
+export interface PendingPackage {
+  packageId: number;
+  name: string;
+  version: string;
+  declaredLicense: string | null;
+  licenseExpression: string | null;
+  licenseTier: string | null;
+  licenseScore: number | null;
+  licenseFlags: string[];
+  securityScore: number | null;
+  scanState: string | null;
+  scan: {
+    critical: number;
+    high: number;
+    medium: number;
+    low: number;
+    info: number;
+    malware: boolean;
+    score: number;
+    scanners: unknown;
+    /** The scan's findings as the worker stored them (a JSON array). */
+    findings: unknown;
+    scannedAt: Date;
+  } | null;
+  requestIds: number[];
+  requestedBy: string[];
+  /** When the package reached Pending Approval (its last update). */
+  waitingSince: Date;
+}
+
+/** Packages waiting in Pending Approval, oldest first, with the latest scan and who asked for them. */
+export async function listPendingApprovals(
+  db: DB,
+  opts: { limit: number; offset: number },
+): Promise<{ total: number; packages: PendingPackage[] }> {
+  const [count, rows] = await Promise.all([
+    sql<{ n: number }>`SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.PendingApproval}`.execute(db),
+    sql<{
+      package_id: number;
+      name: string;
+      version: string;
+      declared_license: string | null;
+      license_expression: string | null;
+      license_tier: string | null;
+      license_score: number | null;
+      license_flags: string[];
+      security_score: number | null;
+      scan_state: string | null;
+      updated_at: Date;
+      scan_id: number | null;
+      critical: number;
+      high: number;
+      medium: number;
+      low: number;
+      info: number;
+      malware: boolean;
+      scan_score: number;
+      scanners: unknown;
+      findings: unknown;
+      scanned_at: Date;
+      request_ids: number[] | null;
+      requested_by: string[] | null;
+    }>`
+      SELECT p.id AS package_id, p.name, p.version, p.declared_license, ps.license_expression, ps.license_tier,
+             ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.updated_at,
+             s.id AS scan_id, s.critical, s.high, s.medium, s.low, s.info, s.malware, s.score AS scan_score,
+             s.scanners, s.findings, s.created_at AS scanned_at,
+             (SELECT array_agg(DISTINCT rp.request_id ORDER BY rp.request_id) FROM request_packages rp
+               WHERE rp.package_id = p.id) AS request_ids,
+             (SELECT array_agg(DISTINCT u.username ORDER BY u.username) FROM request_packages rp
+               JOIN requests r ON r.id = rp.request_id JOIN users u ON u.id = r.requestor_id
+               WHERE rp.package_id = p.id) AS requested_by
+      FROM package_status ps
+      JOIN packages p ON p.id = ps.package_id
+      LEFT JOIN LATERAL (
+        SELECT * FROM security_scans ss WHERE ss.package_id = p.id ORDER BY ss.id DESC LIMIT 1
+      ) s ON true
+      WHERE ps.status = ${Status.PendingApproval}
+      ORDER BY ps.updated_at, p.id
+      LIMIT ${opts.limit} OFFSET ${opts.offset}
+    `.execute(db),
+  ]);
+  return {
+    total: count.rows[0]!.n,
+    packages: rows.rows.map((r) => ({
+      packageId: r.package_id,
+      name: r.name,
+      version: r.version,
+      declaredLicense: r.declared_license,
+      licenseExpression: r.license_expression,
+      licenseTier: r.license_tier,
+      licenseScore: r.license_score,
+      licenseFlags: r.license_flags,
+      securityScore: r.security_score,
+      scanState: r.scan_state,
+      scan:
+        r.scan_id === null
+          ? null
+          : {
+              critical: r.critical,
+              high: r.high,
+              medium: r.medium,
+              low: r.low,
+              info: r.info,
+              malware: r.malware,
+              score: r.scan_score,
+              scanners: r.scanners,
+              findings: r.findings,
+              scannedAt: r.scanned_at,
+            },
+      requestIds: (r.request_ids ?? []).map(Number),
+      requestedBy: r.requested_by ?? [],
+      waitingSince: r.updated_at,
+    })),
+  };
+}
+
+export interface PackageReport {
+  package: {
+    id: number;
+    name: string;
+    version: string;
+    integrity: string | null;
+    resolved: string | null;
+    declaredLicense: string | null;
+    createdAt: Date;
+  };
+  status: {
+    status: string;
+    attempts: number;
+    runAt: Date;
+    lastError: string | null;
+    rejectionKind: string | null;
+    rejectionReason: string | null;
+    licenseExpression: string | null;
+    licenseTier: string | null;
+    licenseScore: number | null;
+    licenseFlags: string[];
+    securityScore: number | null;
+    scanState: string | null;
+    checksum: string | null;
+    sizeBytes: number | null;
+    registryIntegrity: string | null;
+    approvedBy: string | null;
+    approvedAt: Date | null;
+    rejectedBy: string | null;
+    rejectedAt: Date | null;
+    publishedAt: Date | null;
+    publishedTo: string | null;
+    stuckResets: number;
+    retries: number;
+    updatedAt: Date;
+  };
+  scan: {
+    id: number;
+    scanners: unknown;
+    critical: number;
+    high: number;
+    medium: number;
+    low: number;
+    info: number;
+    findings: unknown;
+    malware: boolean;
+    score: number;
+    durationMs: number;
+    createdAt: Date;
+  } | null;
+  /** The requests that include the package. */
+  requestIds: number[];
+  events: Array<{
+    id: number;
+    from: string | null;
+    to: string;
+    actor: string;
+    actorKind: string;
+    reason: string | null;
+    attempt: number | null;
+    details: unknown;
+    at: Date;
+  }>;
+}
+
+/** Everything known about one package: status, licence verdict, latest security scan, history. */
+export async function getPackageReport(db: DB, packageId: number): Promise<PackageReport | undefined> {
+  const [head, scan, events, requests] = await Promise.all([
+    db
+      .selectFrom('packages as p')
+      .innerJoin('package_status as ps', 'ps.package_id', 'p.id')
+      .leftJoin('users as ua', 'ua.id', 'ps.approved_by')
+      .leftJoin('users as ur', 'ur.id', 'ps.rejected_by')
+      .select([
+        'p.id',
+        'p.name',
+        'p.version',
+        'p.integrity',
+        'p.resolved',
+        'p.declared_license',
+        'p.created_at',
+        'ps.status',
+        'ps.attempts',
+        'ps.run_at',
+        'ps.last_error',
+        'ps.rejection_kind',
+        'ps.rejection_reason',
+        'ps.license_expression',
+        'ps.license_tier',
+        'ps.license_score',
+        'ps.license_flags',
+        'ps.security_score',
+        'ps.scan_state',
+        'ps.checksum',
+        'ps.size_bytes',
+        'ps.registry_integrity',
+        'ua.username as approved_by',
+        'ps.approved_at',
+        'ur.username as rejected_by',
+        'ps.rejected_at',
+        'ps.published_at',
+        'ps.published_to',
+        'ps.stuck_resets',
+        'ps.retries',
+        'ps.updated_at',
+      ])
+      .where('p.id', '=', packageId)
+      .executeTakeFirst(),
+    db.selectFrom('security_scans').selectAll().where('package_id', '=', packageId).orderBy('id', 'desc').limit(1).executeTakeFirst(),
+    db.selectFrom('package_events').selectAll().where('package_id', '=', packageId).orderBy('id').limit(1000).execute(),
+    db.selectFrom('request_packages').select('request_id').where('package_id', '=', packageId).orderBy('request_id').execute(),
+  ]);
+  if (!head) return undefined;
+  return {
+    package: {
+      id: head.id,
+      name: head.name,
+      version: head.version,
+      integrity: head.integrity,
+      resolved: head.resolved,
+      declaredLicense: head.declared_license,
+      createdAt: head.created_at,
+    },
+    status: {
+      status: head.status,
+      attempts: head.attempts,
+      runAt: head.run_at,
+      lastError: head.last_error,
+      rejectionKind: head.rejection_kind,
+      rejectionReason: head.rejection_reason,
+      licenseExpression: head.license_expression,
+      licenseTier: head.license_tier,
+      licenseScore: head.license_score,
+      licenseFlags: head.license_flags,
+      securityScore: head.security_score,
+      scanState: head.scan_state,
+      checksum: head.checksum,
+      sizeBytes: head.size_bytes,
+      registryIntegrity: head.registry_integrity,
+      approvedBy: head.approved_by,
+      approvedAt: head.approved_at,
+      rejectedBy: head.rejected_by,
+      rejectedAt: head.rejected_at,
+      publishedAt: head.published_at,
+      publishedTo: head.published_to,
+      stuckResets: head.stuck_resets,
+      retries: head.retries,
+      updatedAt: head.updated_at,
+    },
+    scan: scan
+      ? {
+          id: scan.id,
+          scanners: scan.scanners,
+          critical: scan.critical,
+          high: scan.high,
+          medium: scan.medium,
+          low: scan.low,
+          info: scan.info,
+          findings: scan.findings,
+          malware: scan.malware,
+          score: scan.score,
+          durationMs: scan.duration_ms,
+          createdAt: scan.created_at,
+        }
+      : null,
+    requestIds: requests.map((r) => r.request_id),
+    events: events.map((e) => ({
+      id: e.id,
+      from: e.from_status,
+      to: e.to_status,
+      actor: e.actor,
+      actorKind: e.actor_kind,
+      reason: e.reason,
+      attempt: e.attempt,
+      details: e.details,
+      at: e.created_at,
+    })),
+  };
+}
+
+/** Current status of each existing package among `ids` (missing ids are absent from the map). */
+export async function getPackageStatuses(db: DB, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('package_status').select(['package_id', 'status']).where('package_id', 'in', ids).execute();
+  return new Map(rows.map((r) => [r.package_id, r.status]));
+}

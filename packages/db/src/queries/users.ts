@@ -1,0 +1,130 @@
+import type { DB } from '../db.js';
+import type { Role } from '../schema.js';
+import { AppError } from '../errors.js';
+import { hashPassword } from '../passwords.js';
+
+/** A user as the API shows it: never the password hash. */
+export interface PublicUser {
+  id: number;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const publicColumns = ['id', 'username', 'role', 'disabled', 'created_at', 'updated_at'] as const;
+
+function toPublic(r: { id: number; username: string; role: Role; disabled: boolean; created_at: Date; updated_at: Date }): PublicUser {
+  return { id: r.id, username: r.username, role: r.role, disabled: r.disabled, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+/** The row login needs (with the hash). Username match is exact. */
+export async function findUserForLogin(
+  db: DB,
+  username: string,
+): Promise<{ id: number; username: string; role: Role; disabled: boolean; passwordHash: string } | undefined> {
+  const r = await db
+    .selectFrom('users')
+    .select(['id', 'username', 'role', 'disabled', 'password_hash'])
+    .where('username', '=', username)
+    .executeTakeFirst();
+  return r && { id: r.id, username: r.username, role: r.role, disabled: r.disabled, passwordHash: r.password_hash };
+}
+
+/** The cheap per-request check behind every authenticated route: current role and whether the account is disabled. */
+export async function findActiveUser(db: DB, id: number): Promise<{ id: number; username: string; role: Role } | undefined> {
+  return db
+    .selectFrom('users')
+    .select(['id', 'username', 'role'])
+    .where('id', '=', id)
+    .where('disabled', '=', false)
+    .executeTakeFirst();
+}
+
+export async function getUser(db: DB, id: number): Promise<PublicUser | undefined> {
+  const r = await db.selectFrom('users').select(publicColumns).where('id', '=', id).executeTakeFirst();
+  return r && toPublic(r);
+}
+
+export async function listUsers(db: DB): Promise<PublicUser[]> {
+  const rows = await db.selectFrom('users').select(publicColumns).orderBy('id').execute();
+  return rows.map(toPublic);
+}
+
+/** Creates a user with a scrypt-hashed password. Throws AppError ERR_USER_EXISTS (409) for a taken username. */
+export async function createUser(db: DB, u: { username: string; password: string; role: Role }): Promise<PublicUser> {
+  const passwordHash = await hashPassword(u.password);
+  const r = await db
+    .insertInto('users')
+    .values({ username: u.username, password_hash: passwordHash, role: u.role })
+    .onConflict((oc) => oc.column('username').doNothing())
+    .returning(publicColumns)
+    .executeTakeFirst();
+  if (!r) throw new AppError('ERR_USER_EXISTS', `A user named "${u.username}" already exists.`, { status: 409 });
+  return toPublic(r);
+}
+
+/**
+ * Changes a user's role, disabled flag or password. Refuses (409 ERR_LAST_ADMIN) to leave the system
+ * without an enabled admin; the check and the write happen in one transaction with the admins locked.
+ */
+export async function updateUser(
+  db: DB,
+  id: number,
+  patch: { role?: Role; disabled?: boolean; password?: string },
+): Promise<PublicUser | undefined> {
+  const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password);
+  return db.transaction().execute(async (trx) => {
+    const admins = await trx
+      .selectFrom('users')
+      .select(['id'])
+      .where('role', '=', 'admin')
+      .where('disabled', '=', false)
+      .forUpdate()
+      .execute();
+    const current = await trx.selectFrom('users').select(['id', 'role', 'disabled']).where('id', '=', id).executeTakeFirst();
+    if (!current) return undefined;
+    const losesAdmin =
+      current.role === 'admin' && !current.disabled && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
+    if (losesAdmin && admins.length <= 1) {
+      throw new AppError('ERR_LAST_ADMIN', 'This is the last enabled admin: create or enable another admin first.', { status: 409 });
+    }
+    const r = await trx
+      .updateTable('users')
+      .set((eb) => ({
+        ...(patch.role !== undefined ? { role: patch.role } : {}),
+        ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+        ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
+        updated_at: eb.fn('now'),
+      }))
+      .where('id', '=', id)
+      .returning(publicColumns)
+      .executeTakeFirstOrThrow();
+    return toPublic(r);
+  });
+}
+
+/**
+ * Creates the first admin when no enabled admin exists. Returns what happened; never changes an existing
+ * user (an existing name is reported as 'exists', so a stale ADMIN_PASSWORD cannot reset a password).
+ */
+export async function ensureAdmin(
+  db: DB,
+  u: { username: string; password: string },
+): Promise<'created' | 'admin-exists' | 'exists'> {
+  const admin = await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('disabled', '=', false)
+    .executeTakeFirst();
+  if (admin) return 'admin-exists';
+  try {
+    await createUser(db, { ...u, role: 'admin' });
+    return 'created';
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'ERR_USER_EXISTS') return 'exists';
+    throw err;
+  }
+}
