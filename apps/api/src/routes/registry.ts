@@ -31,7 +31,7 @@ const NpmError = Type.Object(
 );
 const Packument = Type.Object({}, { additionalProperties: true, description: 'full or abbreviated packument' });
 const Name = Type.String({ description: 'package name; scoped names as `@scope%2fname`' });
-const errors = { 400: NpmError, 404: NpmError, 500: NpmError };
+const errors = { 400: NpmError, 404: NpmError, 500: NpmError, 503: NpmError };
 const tags = ['registry'];
 
 const READ_ONLY =
@@ -50,6 +50,14 @@ class NpmHttpError extends Error {
   ) {
     super(message);
   }
+}
+
+// PostgreSQL unreachable or restarting: npm retries a 503.
+function isDbUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300'].includes(code)
+  );
 }
 
 const notFound = (message: string) => new NpmHttpError(404, message);
@@ -87,10 +95,21 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
 
   const baseUrl = (req: FastifyRequest) => `${publicBase ?? `${req.protocol}://${req.host}`}${prefix}/`;
 
+  // Writes are refused without reading their bodies: `npm publish` to this registry gets the 405, not a 413.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => {
+    payload.resume();
+    done(null, undefined);
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (err instanceof NpmHttpError) return reply.code(err.statusCode).send({ error: err.message });
     if (err.validation || (err.statusCode && err.statusCode < 500)) {
       return reply.code(err.statusCode ?? 400).send({ error: err.message });
+    }
+    if (isDbUnavailable(err)) {
+      req.log.warn({ err }, 'registry request failed: database unavailable');
+      return reply.code(503).send({ error: 'the secure registry is temporarily unavailable; try again shortly' });
     }
     req.log.error({ err }, 'registry request failed');
     return reply.code(500).send({ error: 'internal error in the secure registry; the server log has the details' });
@@ -101,29 +120,36 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
     return reply.code(404).send({ error: 'Not found' });
   });
 
+  async function servedVersion(req: FastifyRequest, row: RegistryVersion): Promise<ServedVersion | null> {
+    if (!row.checksum || !row.storageKey) {
+      req.log.error({ package: `${row.name}@${row.version}` }, 'published package has no stored tarball; not listed');
+      return null;
+    }
+    try {
+      const info = await store.describe(row.storageKey, row.checksum);
+      return {
+        version: row.version,
+        integrity: row.checksum,
+        shasum: info.shasum,
+        manifest: info.manifest,
+        publishedAt: row.publishedAt ?? row.updatedAt,
+      };
+    } catch (err) {
+      req.log.error(
+        { err, package: `${row.name}@${row.version}` },
+        'stored tarball of a published package is unreadable; not listed',
+      );
+      return null;
+    }
+  }
+
+  /** The Published versions among `rows` whose stored tarball verifies, read a few at a time. */
   async function servedVersions(req: FastifyRequest, rows: RegistryVersion[]): Promise<ServedVersion[]> {
+    const published = rows.filter((r) => r.status === Status.Published);
     const out: ServedVersion[] = [];
-    for (const row of rows) {
-      if (row.status !== Status.Published) continue;
-      if (!row.checksum || !row.storageKey) {
-        req.log.error({ package: `${row.name}@${row.version}` }, 'published package has no stored tarball; not listed');
-        continue;
-      }
-      try {
-        const info = await store.describe(row.storageKey, row.checksum);
-        out.push({
-          version: row.version,
-          integrity: row.checksum,
-          shasum: info.shasum,
-          manifest: info.manifest,
-          publishedAt: row.publishedAt ?? row.updatedAt,
-        });
-      } catch (err) {
-        req.log.error(
-          { err, package: `${row.name}@${row.version}` },
-          'stored tarball of a published package is unreadable; not listed',
-        );
-      }
+    for (let i = 0; i < published.length; i += 8) {
+      const batch = await Promise.all(published.slice(i, i + 8).map((r) => servedVersion(req, r)));
+      for (const v of batch) if (v) out.push(v);
     }
     return out;
   }

@@ -169,6 +169,13 @@ describe('built-in registry', () => {
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(((await res.json()) as { error: string }).error).toContain('read-only');
     }
+    // A publish body larger than any body limit still gets the 405, not a 413.
+    const big = await fetch(`${base}reg-plain`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ _attachments: { 'x.tgz': { data: 'A'.repeat(3 * 1024 * 1024) } } }),
+    });
+    expect(big.status).toBe(405);
   });
 
   it('installs scoped and unscoped packages with npm, keeping the original integrity', async () => {

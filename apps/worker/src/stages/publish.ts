@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
 import ssri from 'ssri';
+import { cachePath } from '../cache.js';
 import { PermanentError, TransientError } from '../errors.js';
 import { ManifestError, readTarballManifest } from '../registry-target/manifest.js';
 import { TargetRegistryClient, type FetchFn } from '../registry-target/client.js';
@@ -16,15 +16,13 @@ export interface PublishStageDeps {
   now?: () => Date;
 }
 
-/** The stored tarball's path: `storageKey` relative to PACKAGE_CACHE_DIR, refused if it would leave it. */
+/** The stored tarball's path (see cache.ts); a malformed storage key is a permanent error. */
 export function storedTarballPath(cacheDir: string, storageKey: string): string {
-  const root = resolve(cacheDir);
-  const path = resolve(root, storageKey);
-  const rel = relative(root, path);
-  if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new PermanentError('error', `storage key ${JSON.stringify(storageKey)} points outside PACKAGE_CACHE_DIR`);
+  try {
+    return cachePath(cacheDir, storageKey);
+  } catch (err) {
+    throw new PermanentError('error', `storage key ${JSON.stringify(storageKey)} is not a valid cache key`, { cause: err });
   }
-  return path;
 }
 
 function withoutCredentials(url: string): string {

@@ -124,7 +124,9 @@ describe('reading package.json from a tarball', () => {
 
 describe('stored tarball path', () => {
   it('stays inside the cache directory', () => {
-    expect(storedTarballPath('/cache', 'sha512/ab/abcd.tgz')).toBe('/cache/sha512/ab/abcd.tgz');
+    const hex = 'ab'.repeat(64);
+    expect(storedTarballPath('/cache', `sha512/ab/${hex}.tgz`)).toBe(`/cache/sha512/ab/${hex}.tgz`);
+    expect(() => storedTarballPath('/cache', `sha512/ab/../../${hex}.tgz`)).toThrow(PermanentError);
     expect(() => storedTarballPath('/cache', '../etc/passwd')).toThrow(PermanentError);
     expect(() => storedTarballPath('/cache', '/etc/passwd')).toThrow(PermanentError);
   });
