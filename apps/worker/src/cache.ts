@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import ssri from 'ssri';
 
 /**
@@ -92,9 +91,8 @@ export async function hashCached(
     return null;
   }
   const hasher = new MultiHasher(opts.also);
-  await pipeline(createReadStream(path), async function* (src: AsyncIterable<Buffer>) {
-    for await (const chunk of src) hasher.update(chunk);
-  }, { signal: opts.signal });
+  const stream = createReadStream(path, { signal: opts.signal });
+  for await (const chunk of stream) hasher.update(chunk as Buffer);
   return hasher.digest();
 }
 

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type ssri from 'ssri';
 import { MultiHasher } from '../cache.js';
 import { PermanentError, TransientError } from '../errors.js';
@@ -185,7 +186,7 @@ export class SourceRegistry {
     const hasher = new MultiHasher(opts.algorithms);
     try {
       await pipeline(
-        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>),
+        Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
         async function* (src: AsyncIterable<Buffer>) {
           for await (const chunk of src) {
             hasher.update(chunk);

@@ -16,9 +16,13 @@ export function registryIntegrity(doc: VersionDocument): string | null {
   return null;
 }
 
+const NPM_ALGORITHMS = ['sha1', 'sha256', 'sha384', 'sha512'];
+
+/** An SRI value npm could have written: only sha1/sha256/sha384/sha512 hashes, at least one. */
 function validSri(value: string): boolean {
   const parsed = ssri.parse(value);
-  return !!parsed && Object.keys(parsed).length > 0;
+  const algos = parsed ? Object.keys(parsed) : [];
+  return algos.length > 0 && algos.every((a) => NPM_ALGORITHMS.includes(a));
 }
 
 /**
