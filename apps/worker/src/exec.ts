@@ -28,7 +28,14 @@ export class ExecError extends Error {
   readonly stderr: string;
   constructor(
     message: string,
-    opts: { command: string; timedOut: boolean; cancelled: boolean; exitCode?: number; stderr: string; cause?: unknown },
+    opts: {
+      command: string;
+      timedOut: boolean;
+      cancelled: boolean;
+      exitCode?: number;
+      stderr: string;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: opts.cause });
     this.name = 'ExecError';
@@ -67,7 +74,12 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const command = [cmd, ...args].join(' ');
   const tail = stderr.trim().slice(-500);
   if (res.timedOut) {
-    throw new ExecError(`${cmd} timed out after ${opts.timeoutMs} ms`, { command, timedOut: true, cancelled: false, stderr });
+    throw new ExecError(`${cmd} timed out after ${opts.timeoutMs} ms`, {
+      command,
+      timedOut: true,
+      cancelled: false,
+      stderr,
+    });
   }
   if (res.isCanceled) {
     throw new ExecError(`${cmd} was cancelled`, { command, timedOut: false, cancelled: true, stderr });

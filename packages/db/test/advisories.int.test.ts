@@ -24,7 +24,14 @@ function adv(id: string, modified: string, over: Partial<AdvisoryInput> = {}): A
     cvssVector: null,
     malware: false,
     raw: { id, modified },
-    affected: [{ packageName: 'pkg-a', ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0.0' }] }], versions: [], fixedVersions: ['1.0.0'] }],
+    affected: [
+      {
+        packageName: 'pkg-a',
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0.0' }] }],
+        versions: [],
+        fixedVersions: ['1.0.0'],
+      },
+    ],
     ...over,
   };
 }
@@ -53,7 +60,9 @@ describe('advisory queries', () => {
       }),
     ]);
     expect(older).toEqual({ written: [], unchanged: 1 });
-    expect((await advisoriesForPackage(t.db, 'pkg-a')).find((a) => a.id === 'GHSA-mod-1')!.summary).toMatch(/2024-02-01/);
+    expect((await advisoriesForPackage(t.db, 'pkg-a')).find((a) => a.id === 'GHSA-mod-1')!.summary).toMatch(
+      /2024-02-01/,
+    );
     expect(await advisoriesForPackage(t.db, 'pkg-old')).toEqual([]);
 
     const newer = await upsertAdvisories(t.db, [
@@ -73,7 +82,9 @@ describe('advisory queries', () => {
     const a = adv('GHSA-same-1', '2024-03-01T00:00:00Z');
     await upsertAdvisories(t.db, [a]);
     expect((await upsertAdvisories(t.db, [a])).unchanged).toBe(1);
-    expect((await upsertAdvisories(t.db, [{ ...a, summary: 'reprocessed' }], { force: true })).written).toEqual(['GHSA-same-1']);
+    expect((await upsertAdvisories(t.db, [{ ...a, summary: 'reprocessed' }], { force: true })).written).toEqual([
+      'GHSA-same-1',
+    ]);
   });
 
   it('keeps the newest of duplicate ids within one call', async () => {
@@ -88,10 +99,17 @@ describe('advisory queries', () => {
 
   it('keeps withdrawn advisories but never returns them for matching', async () => {
     await upsertAdvisories(t.db, [
-      adv('GHSA-wd-1', '2024-01-01T00:00:00Z', { withdrawn: new Date('2024-01-02T00:00:00Z'), affected: [{ packageName: 'pkg-wd', ranges: [], versions: ['1.0.0'], fixedVersions: [] }] }),
+      adv('GHSA-wd-1', '2024-01-01T00:00:00Z', {
+        withdrawn: new Date('2024-01-02T00:00:00Z'),
+        affected: [{ packageName: 'pkg-wd', ranges: [], versions: ['1.0.0'], fixedVersions: [] }],
+      }),
     ]);
     expect(await advisoriesForPackage(t.db, 'pkg-wd')).toEqual([]);
-    const stored = await t.db.selectFrom('advisories').select(['id', 'withdrawn']).where('id', '=', 'GHSA-wd-1').executeTakeFirst();
+    const stored = await t.db
+      .selectFrom('advisories')
+      .select(['id', 'withdrawn'])
+      .where('id', '=', 'GHSA-wd-1')
+      .executeTakeFirst();
     expect(stored?.withdrawn).toBeInstanceOf(Date);
     const stats = await advisoryStats(t.db);
     expect(stats.withdrawn).toBeGreaterThanOrEqual(1);

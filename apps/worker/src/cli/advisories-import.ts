@@ -8,7 +8,9 @@ const USAGE = 'usage: advisories-import <file.json | directory | export.zip> [--
 
 /** Prints the summary, listing at most 20 rejected records. */
 export function printSummary(s: ImportSummary, out: (line: string) => void): void {
-  out(`read ${s.read} documents: ${s.written} advisories written, ${s.unchanged} unchanged, ${s.skipped} without npm packages, ${s.rejected.length} rejected`);
+  out(
+    `read ${s.read} documents: ${s.written} advisories written, ${s.unchanged} unchanged, ${s.skipped} without npm packages, ${s.rejected.length} rejected`,
+  );
   for (const r of s.rejected.slice(0, 20)) out(`  rejected ${r.id ?? '(no id)'} from ${r.source}: ${r.error}`);
   if (s.rejected.length > 20) out(`  … and ${s.rejected.length - 20} more`);
 }

@@ -39,7 +39,9 @@ async function isZip(path: string): Promise<boolean> {
 
 async function* zipDocs(path: string): AsyncGenerator<Doc> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(path, { lazyEntries: true, autoClose: true, strictFileNames: false }, (err, z) => (err ? reject(err) : resolve(z!))),
+    yauzl.open(path, { lazyEntries: true, autoClose: true, strictFileNames: false }, (err, z) =>
+      err ? reject(err) : resolve(z!),
+    ),
   );
   try {
     while (true) {
@@ -79,7 +81,8 @@ async function* zipDocs(path: string): AsyncGenerator<Doc> {
       for await (const c of stream) {
         size += (c as Buffer).length;
         // The header's size is not trusted: count what actually comes out.
-        if (size > MAX_DOCUMENT_BYTES) throw new Error(`${entry.fileName} in ${path} inflates past ${MAX_DOCUMENT_BYTES} bytes`);
+        if (size > MAX_DOCUMENT_BYTES)
+          throw new Error(`${entry.fileName} in ${path} inflates past ${MAX_DOCUMENT_BYTES} bytes`);
         chunks.push(c as Buffer);
       }
       yield { source: `${path}:${entry.fileName}`, text: Buffer.concat(chunks).toString('utf8') };
@@ -96,7 +99,8 @@ async function* pathDocs(path: string): AsyncGenerator<Doc> {
     for (const d of names) {
       const p = join(path, d.name);
       if (d.isDirectory()) yield* pathDocs(p);
-      else if (d.isFile() && (d.name.toLowerCase().endsWith('.json') || d.name.toLowerCase().endsWith('.zip'))) yield* pathDocs(p);
+      else if (d.isFile() && (d.name.toLowerCase().endsWith('.json') || d.name.toLowerCase().endsWith('.zip')))
+        yield* pathDocs(p);
     }
     return;
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { DB } from '@spm/db';
 import { removeDir } from './extract.js';
 import { importAdvisories, type ImportSummary } from './advisory-import.js';
@@ -48,7 +49,7 @@ export async function syncAdvisories(db: DB, opts: SyncOptions): Promise<ImportS
       },
     });
     const file = join(dir, 'advisories.zip');
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), cap, createWriteStream(file), { signal });
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), cap, createWriteStream(file), { signal });
     const summary = await importAdvisories(db, file, { force: opts.force });
     return { ...summary, bytes };
   } finally {

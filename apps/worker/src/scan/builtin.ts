@@ -19,8 +19,12 @@ export function matchAdvisories(version: string, advisories: PackageAdvisory[]):
     if (!hit) continue;
     const allFixed = [...new Set(adv.affected.flatMap((a) => a.fixedVersions))];
     const later = allFixed.filter((v) => semver.valid(v) && semver.valid(version) && semver.gt(v, version));
-    const fixedVersions = (later.length ? later : allFixed).sort((a, b) => (semver.valid(a) && semver.valid(b) ? semver.compare(a, b) : a.localeCompare(b)));
-    const url = adv.references.find((r) => r.type === 'ADVISORY')?.url ?? adv.references.find((r) => typeof r.url === 'string')?.url;
+    const fixedVersions = (later.length ? later : allFixed).sort((a, b) =>
+      semver.valid(a) && semver.valid(b) ? semver.compare(a, b) : a.localeCompare(b),
+    );
+    const url =
+      adv.references.find((r) => r.type === 'ADVISORY')?.url ??
+      adv.references.find((r) => typeof r.url === 'string')?.url;
     const severity = adv.malware ? 'critical' : isSeverity(adv.severity) ? adv.severity : 'medium';
     const f: Finding = {
       id: adv.id,

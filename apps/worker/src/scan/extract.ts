@@ -75,7 +75,8 @@ class EntryPolicy {
     if (path.includes('\0')) throw new HostileArchiveError(`entry ${show(path)} has a NUL byte in its path`);
     if (isAbsoluteLike(path)) throw new HostileArchiveError(`entry ${show(path)} has an absolute path`);
     const segments = path.split(/[\\/]/);
-    if (segments.includes('..')) throw new HostileArchiveError(`entry ${show(path)} has a '..' path segment (path traversal)`);
+    if (segments.includes('..'))
+      throw new HostileArchiveError(`entry ${show(path)} has a '..' path segment (path traversal)`);
 
     if (FILE_TYPES.has(entry.type)) {
       this.unpackedBytes += entry.size;
@@ -105,7 +106,9 @@ class EntryPolicy {
       this.skippedLinks.push(path);
       return 'skip';
     }
-    throw new HostileArchiveError(`entry ${show(path)} is a ${entry.type} (only files, directories and links are allowed)`);
+    throw new HostileArchiveError(
+      `entry ${show(path)} is a ${entry.type} (only files, directories and links are allowed)`,
+    );
   }
 
   /** Cap for the decompressed stream, which also stops a gzip bomb hidden after the end of the archive. */

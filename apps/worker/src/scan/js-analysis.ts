@@ -20,7 +20,21 @@ export interface JsAnalysis {
   longStrings: Array<{ value: string; entropy: number; line: number }>;
 }
 
-const NETWORK_MODULES = new Set(['http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'dns/promises', 'undici', 'node-fetch', 'axios', 'request', 'got']);
+const NETWORK_MODULES = new Set([
+  'http',
+  'https',
+  'http2',
+  'net',
+  'tls',
+  'dgram',
+  'dns',
+  'dns/promises',
+  'undici',
+  'node-fetch',
+  'axios',
+  'request',
+  'got',
+]);
 const SHELL_MODULES = new Set(['child_process']);
 const EVAL_MODULES = new Set(['vm']);
 const EXEC_CALLS = new Set(['exec', 'execSync', 'execFile', 'execFileSync', 'spawn', 'spawnSync', 'fork']);
@@ -82,7 +96,12 @@ export function analyseJs(source: string): JsAnalysis {
 
   let childProcessBound = false;
   const add = (kind: Capability['kind'], what: string, node: AnyNode) => {
-    out.capabilities.push({ kind, what, evidence: excerpt(source.slice(node.start, Math.min(node.end, node.start + 300))), line: lineOf(source, node.start) });
+    out.capabilities.push({
+      kind,
+      what,
+      evidence: excerpt(source.slice(node.start, Math.min(node.end, node.start + 300))),
+      line: lineOf(source, node.start),
+    });
   };
   const useModule = (spec: string, node: AnyNode) => {
     const m = moduleName(spec);
@@ -109,11 +128,17 @@ export function analyseJs(source: string): JsAnalysis {
     CallExpression(n) {
       const node = n as AnyNode;
       const callee = node.callee as AnyNode;
-      const name = callee.type === 'Identifier' ? callee.name : callee.type === 'MemberExpression' && !callee.computed ? callee.property?.name : null;
+      const name =
+        callee.type === 'Identifier'
+          ? callee.name
+          : callee.type === 'MemberExpression' && !callee.computed
+            ? callee.property?.name
+            : null;
       if (callee.type === 'Identifier' && callee.name === 'require') {
         const arg = node.arguments[0] as AnyNode | undefined;
         if (arg?.type === 'Literal' && typeof arg.value === 'string') useModule(arg.value, node);
-        else if (arg?.type === 'TemplateLiteral' && arg.expressions.length === 0) useModule(arg.quasis[0].value.cooked ?? '', node);
+        else if (arg?.type === 'TemplateLiteral' && arg.expressions.length === 0)
+          useModule(arg.quasis[0].value.cooked ?? '', node);
         else add('dynamic-require', 'require(<computed>)', node);
         return;
       }
@@ -136,17 +161,24 @@ export function analyseJs(source: string): JsAnalysis {
     Literal(n) {
       const node = n as AnyNode;
       if (typeof node.value === 'string' && node.value.length >= LONG_STRING) {
-        out.longStrings.push({ value: node.value, entropy: shannonEntropy(node.value), line: lineOf(source, node.start) });
+        out.longStrings.push({
+          value: node.value,
+          entropy: shannonEntropy(node.value),
+          line: lineOf(source, node.start),
+        });
       }
     },
     TemplateElement(n) {
       const node = n as AnyNode;
       const v = node.value?.cooked ?? node.value?.raw;
-      if (typeof v === 'string' && v.length >= LONG_STRING) out.longStrings.push({ value: v, entropy: shannonEntropy(v), line: lineOf(source, node.start) });
+      if (typeof v === 'string' && v.length >= LONG_STRING)
+        out.longStrings.push({ value: v, entropy: shannonEntropy(v), line: lineOf(source, node.start) });
     },
   });
   // exec/spawn are only shell use when child_process is in play (a RegExp's exec is not).
-  if (childProcessBound) for (const node of pendingExec) add('shell', (node.callee as AnyNode).name ?? (node.callee as AnyNode).property?.name, node);
+  if (childProcessBound)
+    for (const node of pendingExec)
+      add('shell', (node.callee as AnyNode).name ?? (node.callee as AnyNode).property?.name, node);
   return out;
 }
 
@@ -183,7 +215,9 @@ export function obfuscation(source: string, analysis: JsAnalysis | null): Obfusc
   const high = (analysis?.longStrings ?? []).filter((s) => s.entropy >= 5.2).sort((a, b) => b.entropy - a.entropy)[0];
   if (high) {
     score += 1;
-    markers.push(`a ${high.value.length}-character string literal with ${high.entropy.toFixed(2)} bits/char entropy (line ${high.line})`);
+    markers.push(
+      `a ${high.value.length}-character string literal with ${high.entropy.toFixed(2)} bits/char entropy (line ${high.line})`,
+    );
     evidence ||= high.value.slice(0, 180);
     if (analysis?.capabilities.some((c) => c.kind === 'eval')) {
       score += 2;

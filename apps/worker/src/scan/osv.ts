@@ -37,8 +37,7 @@ export interface NormalisedAdvisory {
 }
 
 export type ParseResult =
-  | { ok: true; advisory: NormalisedAdvisory }
-  | { ok: false; id: string | null; error: string; skipped?: boolean };
+  { ok: true; advisory: NormalisedAdvisory } | { ok: false; id: string | null; error: string; skipped?: boolean };
 
 const EVENT_KEYS = ['introduced', 'fixed', 'last_affected', 'limit'] as const;
 type EventKey = (typeof EVENT_KEYS)[number];
@@ -128,7 +127,11 @@ export function includedInRange(version: string, range: OsvRange): boolean {
 export function isAffected(version: string, affected: AffectedSpec): boolean {
   for (const listed of affected.versions) {
     if (listed === version) return true;
-    if (semver.valid(listed, SEMVER_OPTS) && semver.valid(version, SEMVER_OPTS) && semver.eq(listed, version, SEMVER_OPTS)) {
+    if (
+      semver.valid(listed, SEMVER_OPTS) &&
+      semver.valid(version, SEMVER_OPTS) &&
+      semver.eq(listed, version, SEMVER_OPTS)
+    ) {
       return true;
     }
   }
@@ -163,7 +166,10 @@ interface SeverityEntry {
  * package), else `database_specific.severity` (GHSA's CRITICAL/HIGH/MODERATE/LOW), else null (unknown;
  * CVSS v4 vectors are kept but not scored). Malware is always critical.
  */
-export function advisorySeverity(rec: Record<string, unknown>, malware: boolean): { severity: Severity | null; vector: string | null } {
+export function advisorySeverity(
+  rec: Record<string, unknown>,
+  malware: boolean,
+): { severity: Severity | null; vector: string | null } {
   const entries: SeverityEntry[] = [];
   if (Array.isArray(rec.severity)) entries.push(...(rec.severity as SeverityEntry[]));
   if (Array.isArray(rec.affected)) {
@@ -183,11 +189,16 @@ export function advisorySeverity(rec: Record<string, unknown>, malware: boolean)
   if (malware) return { severity: 'critical', vector: best?.vector ?? anyVector };
   if (best) return { severity: best.severity, vector: best.vector };
   const dbs = (rec.database_specific as { severity?: unknown } | undefined)?.severity;
-  if (typeof dbs === 'string' && DB_SEVERITY[dbs.toUpperCase()]) return { severity: DB_SEVERITY[dbs.toUpperCase()]!, vector: anyVector };
+  if (typeof dbs === 'string' && DB_SEVERITY[dbs.toUpperCase()])
+    return { severity: DB_SEVERITY[dbs.toUpperCase()]!, vector: anyVector };
   if (Array.isArray(rec.affected)) {
-    for (const a of rec.affected as Array<{ ecosystem_specific?: { severity?: unknown }; database_specific?: { severity?: unknown } }>) {
+    for (const a of rec.affected as Array<{
+      ecosystem_specific?: { severity?: unknown };
+      database_specific?: { severity?: unknown };
+    }>) {
       const s = a?.ecosystem_specific?.severity ?? a?.database_specific?.severity;
-      if (typeof s === 'string' && DB_SEVERITY[s.toUpperCase()]) return { severity: DB_SEVERITY[s.toUpperCase()]!, vector: anyVector };
+      if (typeof s === 'string' && DB_SEVERITY[s.toUpperCase()])
+        return { severity: DB_SEVERITY[s.toUpperCase()]!, vector: anyVector };
     }
   }
   return { severity: null, vector: anyVector };
@@ -204,13 +215,15 @@ export function isMalwareId(id: string, aliases: string[] = []): boolean {
  * package are reported as skipped. Never throws.
  */
 export function parseOsvRecord(input: unknown): ParseResult {
-  if (!input || typeof input !== 'object' || Array.isArray(input)) return { ok: false, id: null, error: 'not a JSON object' };
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    return { ok: false, id: null, error: 'not a JSON object' };
   const rec = input as Record<string, unknown>;
   const id = typeof rec.id === 'string' && rec.id.trim() !== '' ? rec.id.trim() : null;
   if (!id) return { ok: false, id: null, error: 'missing id' };
   const modified = parseDate(rec.modified);
   if (!modified) return { ok: false, id, error: 'missing or invalid modified date' };
-  if (rec.affected !== undefined && !Array.isArray(rec.affected)) return { ok: false, id, error: 'affected is not an array' };
+  if (rec.affected !== undefined && !Array.isArray(rec.affected))
+    return { ok: false, id, error: 'affected is not an array' };
 
   const affected: NormalisedAffected[] = [];
   for (const [i, a] of ((rec.affected as unknown[] | undefined) ?? []).entries()) {
@@ -220,7 +233,8 @@ export function parseOsvRecord(input: unknown): ParseResult {
     if (typeof entry.package.name !== 'string' || entry.package.name === '') {
       return { ok: false, id, error: `affected[${i}] has no package name` };
     }
-    if (entry.ranges !== undefined && !Array.isArray(entry.ranges)) return { ok: false, id, error: `affected[${i}].ranges is not an array` };
+    if (entry.ranges !== undefined && !Array.isArray(entry.ranges))
+      return { ok: false, id, error: `affected[${i}].ranges is not an array` };
     const ranges: OsvRange[] = [];
     for (const [j, r] of ((entry.ranges as unknown[] | undefined) ?? []).entries()) {
       const type = (r as { type?: unknown } | null)?.type;

@@ -13,7 +13,9 @@ const MAX_PACKUMENT_BYTES = 64 * 1024 * 1024;
  * token, the job's signal and the download timeout) and returns the version's document. Throws when
  * the package, version or registry is unavailable; the caller records that instead of failing.
  */
-export function fetchingVersionDocs(config: Pick<WorkerConfig, 'sourceRegistryUrl' | 'sourceRegistryToken' | 'downloadTimeoutSeconds'>): VersionDocSource {
+export function fetchingVersionDocs(
+  config: Pick<WorkerConfig, 'sourceRegistryUrl' | 'sourceRegistryToken' | 'downloadTimeoutSeconds'>,
+): VersionDocSource {
   return {
     async versionDocument(name, version, signal) {
       if (!NAME_RE.test(name)) throw new Error(`"${name}" is not a valid npm package name`);
@@ -22,13 +24,18 @@ export function fetchingVersionDocs(config: Pick<WorkerConfig, 'sourceRegistryUr
       const url = new URL(path, base);
       const headers: Record<string, string> = { accept: 'application/json' };
       if (config.sourceRegistryToken) headers.authorization = `Bearer ${config.sourceRegistryToken}`;
-      const res = await fetch(url, { headers, redirect: 'error', signal: AbortSignal.any([signal, AbortSignal.timeout(config.downloadTimeoutSeconds * 1000)]) });
+      const res = await fetch(url, {
+        headers,
+        redirect: 'error',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(config.downloadTimeoutSeconds * 1000)]),
+      });
       if (!res.ok) {
         await res.body?.cancel().catch(() => undefined);
         throw new Error(`the source registry answered HTTP ${res.status} for ${name}`);
       }
       const text = await res.text();
-      if (text.length > MAX_PACKUMENT_BYTES) throw new Error(`the packument of ${name} is larger than ${MAX_PACKUMENT_BYTES} bytes`);
+      if (text.length > MAX_PACKUMENT_BYTES)
+        throw new Error(`the packument of ${name} is larger than ${MAX_PACKUMENT_BYTES} bytes`);
       const doc = (JSON.parse(text) as { versions?: Record<string, unknown> }).versions?.[version];
       if (!doc || typeof doc !== 'object') throw new Error(`the source registry has no version ${version} of ${name}`);
       return doc as Record<string, unknown>;

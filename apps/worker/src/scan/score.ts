@@ -5,7 +5,13 @@ import { SEVERITIES, type Finding, type Severity } from './types.js';
  * score is `max(0, 100 − Σ weight(finding))`, and 0 for known malware. So one critical leaves 60, one
  * high 80, one medium 92, one low 97; info findings cost nothing. A clean package scores 100.
  */
-export const SEVERITY_WEIGHTS: Readonly<Record<Severity, number>> = Object.freeze({ critical: 40, high: 20, medium: 8, low: 3, info: 0 });
+export const SEVERITY_WEIGHTS: Readonly<Record<Severity, number>> = Object.freeze({
+  critical: 40,
+  high: 20,
+  medium: 8,
+  low: 3,
+  info: 0,
+});
 
 export type SeverityCounts = Record<Severity, number>;
 

@@ -10,8 +10,44 @@ const MAX_JS_BYTES = 5 * 1024 * 1024;
 const MAX_PER_ID = 20;
 const MAX_INSTALL_FILES = 25;
 
-const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'iwr', 'irm', 'invoke-webrequest', 'invoke-restmethod', 'certutil', 'bitsadmin', 'nc', 'ncat', 'aria2c', 'tftp', 'ftp', 'scp']);
-const INTERPRETERS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'fish', 'powershell', 'pwsh', 'cmd', 'node', 'python', 'python3', 'perl', 'ruby', 'php', 'iex', 'invoke-expression', 'source', '.']);
+const DOWNLOADERS = new Set([
+  'curl',
+  'wget',
+  'fetch',
+  'iwr',
+  'irm',
+  'invoke-webrequest',
+  'invoke-restmethod',
+  'certutil',
+  'bitsadmin',
+  'nc',
+  'ncat',
+  'aria2c',
+  'tftp',
+  'ftp',
+  'scp',
+]);
+const INTERPRETERS = new Set([
+  'sh',
+  'bash',
+  'zsh',
+  'dash',
+  'ksh',
+  'fish',
+  'powershell',
+  'pwsh',
+  'cmd',
+  'node',
+  'python',
+  'python3',
+  'perl',
+  'ruby',
+  'php',
+  'iex',
+  'invoke-expression',
+  'source',
+  '.',
+]);
 
 /** A regular file in the package: path relative to the package root (posix separators). */
 export interface PackageFile {
@@ -28,7 +64,8 @@ export async function listFiles(root: string, max = 100_000): Promise<PackageFil
       if (out.length >= max) return;
       const abs = join(dir, d.name);
       if (d.isDirectory()) await walk(abs);
-      else if (d.isFile()) out.push({ rel: relative(root, abs).split(sep).join('/'), abs, size: (await stat(abs)).size });
+      else if (d.isFile())
+        out.push({ rel: relative(root, abs).split(sep).join('/'), abs, size: (await stat(abs)).size });
     }
   };
   await walk(root);
@@ -53,7 +90,13 @@ export function capPerId(findings: Finding[]): Finding[] {
   for (const [id, n] of seen) {
     if (n > MAX_PER_ID) {
       const first = findings.find((f) => f.id === id)!;
-      out.push({ ...first, file: undefined, evidence: undefined, title: `${first.title} (and ${n - MAX_PER_ID} more files)`, explanation: `${n - MAX_PER_ID} further findings of this kind were not listed.` });
+      out.push({
+        ...first,
+        file: undefined,
+        evidence: undefined,
+        title: `${first.title} (and ${n - MAX_PER_ID} more files)`,
+        explanation: `${n - MAX_PER_ID} further findings of this kind were not listed.`,
+      });
     }
   }
   return out;
@@ -79,7 +122,8 @@ export function binaryFormat(b: Buffer): string | null {
     const be = b.readUInt32BE(0);
     if ([0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe].includes(be)) return 'Mach-O';
     // 0xcafebabe is also a Java class file; a fat Mach-O has a small architecture count next.
-    if (be === 0xcafebabe && b.length >= 8 && b.readUInt32BE(4) > 0 && b.readUInt32BE(4) < 30) return 'Mach-O (universal)';
+    if (be === 0xcafebabe && b.length >= 8 && b.readUInt32BE(4) > 0 && b.readUInt32BE(4) < 30)
+      return 'Mach-O (universal)';
   }
   if (b.length >= 64 && b[0] === 0x4d && b[1] === 0x5a) {
     const peOffset = b.readUInt32LE(0x3c);
@@ -125,7 +169,17 @@ function scriptFindings(key: string, script: string): { findings: Finding[]; run
   let downloads = false;
   let downloadExec = false;
   const add = (id: string, severity: Severity, title: string, explanation: string) => {
-    if (!findings.some((f) => f.id === id)) findings.push(finding({ id, severity, title, file: 'package.json', evidence: `"${key}": ${JSON.stringify(script)}`, explanation }));
+    if (!findings.some((f) => f.id === id))
+      findings.push(
+        finding({
+          id,
+          severity,
+          title,
+          file: 'package.json',
+          evidence: `"${key}": ${JSON.stringify(script)}`,
+          explanation,
+        }),
+      );
   };
   for (const p of pipelines) {
     const names = p.commands.map((c) => commandName(c[0]!));
@@ -144,7 +198,12 @@ function scriptFindings(key: string, script: string): { findings: Finding[]; run
         runs.inline.push(...inner.runs.inline);
       }
       if ((name === 'powershell' || name === 'pwsh') && args.some((a) => /^-e(nc(odedcommand)?)?$/i.test(a))) {
-        add('install-script-encoded', 'high', `The ${key} script runs an encoded PowerShell command`, 'An encoded command hides what the script does at install time.');
+        add(
+          'install-script-encoded',
+          'high',
+          `The ${key} script runs an encoded PowerShell command`,
+          'An encoded command hides what the script does at install time.',
+        );
       }
       // `sh -c "$(curl …)"`, `node -e "$(wget …)"`: a download substituted into an interpreter's arguments.
       if (INTERPRETERS.has(name) || name === 'eval') {
@@ -153,12 +212,28 @@ function scriptFindings(key: string, script: string): { findings: Finding[]; run
           downloadExec = true;
         }
       }
-      if (name === 'eval') add('install-script-eval', 'high', `The ${key} script uses shell eval`, 'eval runs a string built at install time as a command; what it runs cannot be read from the package.');
+      if (name === 'eval')
+        add(
+          'install-script-eval',
+          'high',
+          `The ${key} script uses shell eval`,
+          'eval runs a string built at install time as a command; what it runs cannot be read from the package.',
+        );
       if (name === 'base64' && args.some((a) => a === '-d' || a === '--decode' || a === '-D')) {
-        add('install-script-encoded', 'high', `The ${key} script decodes base64 data`, 'Decoding hidden data during installation is a common way to conceal a payload.');
+        add(
+          'install-script-encoded',
+          'high',
+          `The ${key} script decodes base64 data`,
+          'Decoding hidden data during installation is a common way to conceal a payload.',
+        );
       }
       if (name === 'npx' || (name === 'npm' && (args[0] === 'exec' || args[0] === 'x'))) {
-        add('install-script-remote-package', 'high', `The ${key} script runs a package fetched at install time (${name})`, 'npx downloads and runs a package that is not part of this one and was never reviewed.');
+        add(
+          'install-script-remote-package',
+          'high',
+          `The ${key} script runs a package fetched at install time (${name})`,
+          'npx downloads and runs a package that is not part of this one and was never reviewed.',
+        );
       }
       if (name === 'node') {
         const eIdx = args.findIndex((a) => a === '-e' || a === '--eval' || a === '-p' || a === '--print');
@@ -176,9 +251,19 @@ function scriptFindings(key: string, script: string): { findings: Finding[]; run
   // A URL in the script, or a downloader anywhere: the install talks to the network.
   const url = script.match(/\b(?:https?|ftp):\/\/[^\s'"|;&)]+/i)?.[0];
   if (downloadExec) {
-    add('install-script-download-exec', 'critical', `The ${key} script downloads code and runs it`, 'Code fetched from the network at install time runs on every machine that installs this package and can change at any moment without a new version.');
+    add(
+      'install-script-download-exec',
+      'critical',
+      `The ${key} script downloads code and runs it`,
+      'Code fetched from the network at install time runs on every machine that installs this package and can change at any moment without a new version.',
+    );
   } else if (downloads || url) {
-    add('install-script-network', 'high', `The ${key} script uses the network${url ? ` (${url.slice(0, 80)})` : ''}`, 'Installing the package contacts a server: it may download unreviewed code or send data out.');
+    add(
+      'install-script-network',
+      'high',
+      `The ${key} script uses the network${url ? ` (${url.slice(0, 80)})` : ''}`,
+      'Installing the package contacts a server: it may download unreviewed code or send data out.',
+    );
   }
   return { findings, runs };
 }
@@ -209,16 +294,48 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
       }),
     );
   } else if (net) {
-    out.push(finding({ id: 'install-code-network', severity: 'high', title: `Install-time code uses the network (${net.what})`, ...where(net), explanation: `${file} runs during ${key} and can contact a server: it may download unreviewed code or send data out.` }));
+    out.push(
+      finding({
+        id: 'install-code-network',
+        severity: 'high',
+        title: `Install-time code uses the network (${net.what})`,
+        ...where(net),
+        explanation: `${file} runs during ${key} and can contact a server: it may download unreviewed code or send data out.`,
+      }),
+    );
   }
   if (shell && !net) {
-    out.push(finding({ id: 'install-code-shell', severity: 'high', title: `Install-time code runs shell commands (${shell.what})`, ...where(shell), explanation: `${file} runs during ${key} and starts other programs; check what they are.` }));
+    out.push(
+      finding({
+        id: 'install-code-shell',
+        severity: 'high',
+        title: `Install-time code runs shell commands (${shell.what})`,
+        ...where(shell),
+        explanation: `${file} runs during ${key} and starts other programs; check what they are.`,
+      }),
+    );
   }
   if (ev && !net) {
-    out.push(finding({ id: 'install-code-eval', severity: 'high', title: `Install-time code evaluates code at run time (${ev.what})`, ...where(ev), explanation: `${file} runs during ${key} and builds code from strings, which hides what it does from a reviewer.` }));
+    out.push(
+      finding({
+        id: 'install-code-eval',
+        severity: 'high',
+        title: `Install-time code evaluates code at run time (${ev.what})`,
+        ...where(ev),
+        explanation: `${file} runs during ${key} and builds code from strings, which hides what it does from a reviewer.`,
+      }),
+    );
   }
   if (dyn) {
-    out.push(finding({ id: 'install-code-dynamic-require', severity: 'medium', title: 'Install-time code loads a module whose name is computed', ...where(dyn), explanation: `${file} runs during ${key} and requires a module chosen at run time, so what it loads cannot be read from the source.` }));
+    out.push(
+      finding({
+        id: 'install-code-dynamic-require',
+        severity: 'medium',
+        title: 'Install-time code loads a module whose name is computed',
+        ...where(dyn),
+        explanation: `${file} runs during ${key} and requires a module chosen at run time, so what it loads cannot be read from the source.`,
+      }),
+    );
   }
   return out;
 }
@@ -235,7 +352,11 @@ async function readText(root: string, rel: string): Promise<string | null> {
 }
 
 /** Follows the files an install script runs (and their local requires) and reports what they can do. */
-async function installCode(root: string, key: string, runs: ScriptRun): Promise<{ findings: Finding[]; files: Set<string> }> {
+async function installCode(
+  root: string,
+  key: string,
+  runs: ScriptRun,
+): Promise<{ findings: Finding[]; files: Set<string> }> {
   const findings: Finding[] = [];
   const visited = new Set<string>();
   for (const code of runs.inline) {
@@ -245,7 +366,9 @@ async function installCode(root: string, key: string, runs: ScriptRun): Promise<
   const queue = runs.files.map((f) => resolveInside(root, 'x', f)).filter((f): f is string => f !== null);
   while (queue.length && visited.size < MAX_INSTALL_FILES) {
     const rel = queue.shift()!;
-    const candidates = JS_EXT.has(extname(rel)) ? [rel] : [rel, `${rel}.js`, `${rel}.cjs`, `${rel}.mjs`, `${rel}/index.js`];
+    const candidates = JS_EXT.has(extname(rel))
+      ? [rel]
+      : [rel, `${rel}.js`, `${rel}.cjs`, `${rel}.mjs`, `${rel}/index.js`];
     let found: string | null = null;
     let text: string | null = null;
     for (const c of candidates) {
@@ -283,7 +406,9 @@ export interface ManifestLike {
 function scriptsOf(m: ManifestLike): Record<string, string> {
   const s = m.scripts;
   if (!s || typeof s !== 'object') return {};
-  return Object.fromEntries(Object.entries(s as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(s as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
 
 /** The scripts npm would run on install, including the implicit `node-gyp rebuild` of a binding.gyp. */
@@ -298,10 +423,12 @@ export function effectiveScripts(m: ManifestLike, hasBindingGyp: boolean): Recor
 /** Classifies a dependency spec that does not come from the registry, or returns null. */
 export function nonRegistrySpec(spec: string): { kind: 'git' | 'http' | 'https' | 'file'; severity: Severity } | null {
   const s = spec.trim();
-  if (/^git(\+[a-z]+)?:\/\//i.test(s) || /^(github|gitlab|bitbucket|gist):/i.test(s) || /^git@/i.test(s)) return { kind: 'git', severity: 'medium' };
+  if (/^git(\+[a-z]+)?:\/\//i.test(s) || /^(github|gitlab|bitbucket|gist):/i.test(s) || /^git@/i.test(s))
+    return { kind: 'git', severity: 'medium' };
   if (/^http:\/\//i.test(s)) return { kind: 'http', severity: 'high' };
   if (/^https:\/\//i.test(s)) return { kind: 'https', severity: 'medium' };
-  if (/^(file|link):/i.test(s) || s.startsWith('./') || s.startsWith('../') || s.startsWith('/') || s.startsWith('~/')) return { kind: 'file', severity: 'medium' };
+  if (/^(file|link):/i.test(s) || s.startsWith('./') || s.startsWith('../') || s.startsWith('/') || s.startsWith('~/'))
+    return { kind: 'file', severity: 'medium' };
   // GitHub shorthand: user/repo or user/repo#ref (a registry range never contains a slash).
   if (/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(#.*)?$/.test(s)) return { kind: 'git', severity: 'medium' };
   return null;
@@ -316,7 +443,9 @@ function dependencyFindings(m: ManifestLike): Finding[] {
       if (typeof spec !== 'string') continue;
       const kind = nonRegistrySpec(spec);
       if (!kind) continue;
-      const what = { git: 'a git repository', http: 'a plain-HTTP URL', https: 'a URL', file: 'a local path' }[kind.kind];
+      const what = { git: 'a git repository', http: 'a plain-HTTP URL', https: 'a URL', file: 'a local path' }[
+        kind.kind
+      ];
       out.push(
         finding({
           id: kind.kind === 'git' ? 'git-dependency' : kind.kind === 'file' ? 'file-dependency' : 'url-dependency',
@@ -361,7 +490,11 @@ export function manifestMismatch(tarball: ManifestLike, registry: ManifestLike, 
   const pairs: Array<[string, unknown, unknown]> = [
     ['name', tarball.name, registry.name],
     ['version', tarball.version, registry.version],
-    ['scripts', emptyToUndefined(effectiveScripts(tarball, hasBindingGyp)), emptyToUndefined(effectiveScripts(registry, false))],
+    [
+      'scripts',
+      emptyToUndefined(effectiveScripts(tarball, hasBindingGyp)),
+      emptyToUndefined(effectiveScripts(registry, false)),
+    ],
     ['dependencies', emptyToUndefined(tarball.dependencies), emptyToUndefined(registry.dependencies)],
   ];
   for (const [field, t, r] of pairs) {
@@ -386,7 +519,11 @@ export function manifestMismatch(tarball: ManifestLike, registry: ManifestLike, 
 export function licenceOf(m: { license?: unknown; licenses?: unknown } | null | undefined): string | null {
   if (!m) return null;
   const one = (v: unknown): string | null =>
-    typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string' ? (v as { type: string }).type : null;
+    typeof v === 'string'
+      ? v
+      : v && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string'
+        ? (v as { type: string }).type
+        : null;
   const l = one(m.license);
   if (l) return l;
   if (Array.isArray(m.licenses)) {
@@ -409,7 +546,8 @@ export function licenceMismatch(tarball: string | null, declared: string | null)
     title: 'The tarball declares a different licence',
     file: 'package.json',
     evidence: `declared: ${declared}; tarball: ${tarball ?? '(none)'}`,
-    explanation: 'The licence was checked against what the lockfile or registry declared, but the package itself says otherwise; the licence verdict may not hold.',
+    explanation:
+      'The licence was checked against what the lockfile or registry declared, but the package itself says otherwise; the licence verdict may not hold.',
   });
 }
 
@@ -438,7 +576,14 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
   const hasBindingGyp = files.some((f) => f.rel === 'binding.gyp');
 
   if (!manifest) {
-    findings.push(finding({ id: 'manifest-missing', severity: 'high', title: 'The tarball has no readable package.json', explanation: 'npm cannot install a package without package.json; the archive is not what it claims to be.' }));
+    findings.push(
+      finding({
+        id: 'manifest-missing',
+        severity: 'high',
+        title: 'The tarball has no readable package.json',
+        explanation: 'npm cannot install a package without package.json; the archive is not what it claims to be.',
+      }),
+    );
   }
 
   const installFiles = new Set<string>();
@@ -452,7 +597,9 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
         finding({
           id: 'install-script',
           severity: 'medium',
-          title: implicit ? 'Builds native code at install time (binding.gyp → node-gyp rebuild)' : `Runs a ${key} script when installed`,
+          title: implicit
+            ? 'Builds native code at install time (binding.gyp → node-gyp rebuild)'
+            : `Runs a ${key} script when installed`,
           file: implicit ? 'binding.gyp' : 'package.json',
           evidence: `"${key}": ${JSON.stringify(script)}`,
           explanation: implicit

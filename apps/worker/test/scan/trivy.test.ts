@@ -14,7 +14,12 @@ let dir: string;
 let pkgDir: string;
 let log: string;
 
-const config = { trivyBin: null, trivyServerUrl: 'http://trivy.test:4954/', trivyToken: 's3cret-token', trivyTimeoutSeconds: 30 };
+const config = {
+  trivyBin: null,
+  trivyServerUrl: 'http://trivy.test:4954/',
+  trivyToken: 's3cret-token',
+  trivyTimeoutSeconds: 30,
+};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'spm-trivy-test-'));
@@ -38,7 +43,10 @@ afterAll(async () => {
 describe('Trivy adapter (fake trivy first on PATH)', () => {
   it('is off unless a server or a binary is configured', () => {
     expect(trivyOptions({ ...config, trivyServerUrl: null })).toBeNull();
-    expect(trivyOptions({ ...config, trivyServerUrl: null, trivyBin: '/opt/trivy' })).toMatchObject({ bin: '/opt/trivy', serverUrl: null });
+    expect(trivyOptions({ ...config, trivyServerUrl: null, trivyBin: '/opt/trivy' })).toMatchObject({
+      bin: '/opt/trivy',
+      serverUrl: null,
+    });
   });
 
   it('runs trivy rootfs in client/server mode with the token, records the version and maps the report', async () => {
@@ -46,21 +54,62 @@ describe('Trivy adapter (fake trivy first on PATH)', () => {
     const res = await trivyScan(trivyOptions(config)!, pkgDir);
     expect(res.version).toBe('0.58.1');
     expect(res.findings).toEqual([
-      expect.objectContaining({ id: 'CVE-2099-0001', source: 'trivy', severity: 'high', fixedVersions: ['1.2.4'], file: 'package.json', evidence: 'vuln-pkg@1.2.3', url: 'https://advisories.example.test/CVE-2099-0001' }),
-      expect.objectContaining({ id: 'GHSA-9x9x-8y8y-7z7z', severity: 'medium', fixedVersions: ['4.17.21', '3.10.2'], file: 'node_modules/bundled-dep/package.json' }),
+      expect.objectContaining({
+        id: 'CVE-2099-0001',
+        source: 'trivy',
+        severity: 'high',
+        fixedVersions: ['1.2.4'],
+        file: 'package.json',
+        evidence: 'vuln-pkg@1.2.3',
+        url: 'https://advisories.example.test/CVE-2099-0001',
+      }),
+      expect.objectContaining({
+        id: 'GHSA-9x9x-8y8y-7z7z',
+        severity: 'medium',
+        fixedVersions: ['4.17.21', '3.10.2'],
+        file: 'node_modules/bundled-dep/package.json',
+      }),
     ]);
-    const calls = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const calls = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string[]);
     expect(calls).toContainEqual(['--version', '--format', 'json']);
-    expect(calls).toContainEqual(['rootfs', '--format', 'json', '--scanners', 'vuln', '--quiet', '--server', 'http://trivy.test:4954', '--token', 's3cret-token', pkgDir]);
+    expect(calls).toContainEqual([
+      'rootfs',
+      '--format',
+      'json',
+      '--scanners',
+      'vuln',
+      '--quiet',
+      '--server',
+      'http://trivy.test:4954',
+      '--token',
+      's3cret-token',
+      pkgDir,
+    ]);
   });
 
   it('merges a Trivy finding with the built-in one for the same vulnerability', async () => {
     process.env.FAKE_TRIVY_MODE = 'ok';
     const { findings } = await trivyScan(trivyOptions(config)!, pkgDir);
-    const builtin: Finding = { id: 'GHSA-aaaa-bbbb-cccc', source: 'osv', severity: 'high', title: 'command injection', explanation: '…', aliases: ['CVE-2099-0001'], fixedVersions: ['1.2.4'] };
+    const builtin: Finding = {
+      id: 'GHSA-aaaa-bbbb-cccc',
+      source: 'osv',
+      severity: 'high',
+      title: 'command injection',
+      explanation: '…',
+      aliases: ['CVE-2099-0001'],
+      fixedVersions: ['1.2.4'],
+    };
     const merged = dedupeFindings([builtin, ...findings]);
     expect(merged).toHaveLength(2);
-    expect(merged[0]).toMatchObject({ id: 'GHSA-aaaa-bbbb-cccc', source: 'osv', aliases: ['CVE-2099-0001'], alsoReportedBy: ['trivy'] });
+    expect(merged[0]).toMatchObject({
+      id: 'GHSA-aaaa-bbbb-cccc',
+      source: 'osv',
+      aliases: ['CVE-2099-0001'],
+      alsoReportedBy: ['trivy'],
+    });
   });
 
   it.each([

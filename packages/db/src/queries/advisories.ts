@@ -102,7 +102,10 @@ export async function upsertAdvisories(
           })),
         );
       for (let j = 0; j < affected.length; j += 1000) {
-        await trx.insertInto('advisory_affected').values(affected.slice(j, j + 1000)).execute();
+        await trx
+          .insertInto('advisory_affected')
+          .values(affected.slice(j, j + 1000))
+          .execute();
       }
       return done;
     });
@@ -179,7 +182,9 @@ export async function advisoriesForPackage(db: DB, name: string): Promise<Packag
 }
 
 /** Size and freshness of the advisory data (recorded with every scan as the built-in scanner's data version). */
-export async function advisoryStats(db: DB): Promise<{ count: number; withdrawn: number; latestModified: Date | null }> {
+export async function advisoryStats(
+  db: DB,
+): Promise<{ count: number; withdrawn: number; latestModified: Date | null }> {
   const r = await db
     .selectFrom('advisories')
     .select([
