@@ -70,9 +70,11 @@ export function expiredToken(user: { id: number; username: string; role: Role },
 }
 
 /** Row counts of every table an upload writes, to prove a rejected upload wrote nothing. */
-export async function writeCounts(db: DB): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const t of ['requests', 'packages', 'request_packages', 'package_status', 'package_events'] as const) {
+const COUNTED = ['requests', 'packages', 'request_packages', 'package_status', 'package_events', 'users', 'supported_licenses', 'audit_log'] as const;
+
+export async function writeCounts(db: DB): Promise<Record<(typeof COUNTED)[number], number>> {
+  const out = {} as Record<(typeof COUNTED)[number], number>;
+  for (const t of COUNTED) {
     const r = await db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     out[t] = Number(r.n);
   }

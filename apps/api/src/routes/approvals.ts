@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError, decidePackages, getPackageStatuses, listPendingApprovals, type Decision } from '@spm/db';
-import { authErrors, IdParam, Nullable, PageInfo, pageInfo, pageOf, Pagination, Timestamp } from '../schemas/common.js';
+import { authErrors, emptyBodyAsObject, IdParam, Nullable, PageInfo, pageInfo, pageOf, Pagination, Timestamp } from '../schemas/common.js';
 import { LicenseInfo, topFindings, Vulnerabilities } from '../schemas/packages.js';
 
 const Reason = Type.String({ minLength: 1, maxLength: 2000 });
@@ -96,9 +96,9 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const decideOne = (decision: 'approve' | 'reject') =>
-    async (request: { params: { packageId: number }; body: { reason?: string } | undefined; user: { id: number; username: string }; ip: string }) => {
+    async (request: { params: { packageId: number }; body: { reason?: string }; user: { id: number; username: string }; ip: string }) => {
       const id = request.params.packageId;
-      const reason = request.body?.reason ?? (decision === 'approve' ? 'approved' : undefined);
+      const reason = request.body.reason ?? (decision === 'approve' ? 'approved' : undefined);
       if (!reason) throw new AppError('ERR_REASON_REQUIRED', 'A rejection needs a reason.', { status: 400 });
       const statuses = await getPackageStatuses(app.db, [id]);
       if (!statuses.has(id)) throw new AppError('ERR_PACKAGE_NOT_FOUND', `No package with id ${id}.`, { status: 404 });
@@ -124,17 +124,13 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       `/:packageId/${decision}`,
       {
         config: { access: 'approver' },
+        preValidation: emptyBodyAsObject,
         schema: {
           tags: ['approvals'],
           summary: decision === 'approve' ? 'Approve a pending package (it is then published)' : 'Reject a pending package (reason required)',
           security,
           params: Type.Object({ packageId: IdParam }),
-          body: Type.Optional(
-            Type.Object(
-              { reason: decision === 'approve' ? Type.Optional(Reason) : Reason },
-              { additionalProperties: false },
-            ),
-          ),
+          body: Type.Object({ reason: decision === 'approve' ? Type.Optional(Reason) : Reason }, { additionalProperties: false }),
           response: { 200: DecisionSchema, ...authErrors(404, 409) },
         },
       },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError, getProcessingStatus, getRequest, retryRejected } from '@spm/db';
 import { audit } from '../audit.js';
-import { authErrors, IdParam, Nullable, Timestamp } from '../schemas/common.js';
+import { authErrors, emptyBodyAsObject, IdParam, Nullable, Timestamp } from '../schemas/common.js';
 
 /** The pipeline as a whole (GET /api/packages/processing/status) and manual retry (admin). */
 const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -94,15 +94,14 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/processing/retry',
     {
       config: { access: 'admin' },
+      preValidation: emptyBodyAsObject,
       schema: {
         tags: ['packages'],
         summary: 'Re-queue packages rejected by errors (and, with include_policy, by policy); never human rejections',
         security,
-        body: Type.Optional(
-          Type.Object(
-            { request_id: Type.Optional(IdParam), include_policy: Type.Optional(Type.Boolean()) },
-            { additionalProperties: false },
-          ),
+        body: Type.Object(
+          { request_id: Type.Optional(IdParam), include_policy: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
         ),
         response: {
           200: Type.Object({ requeued: Type.Integer(), package_ids: Type.Array(Type.Integer()) }),
@@ -111,8 +110,8 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const requestId = request.body?.request_id;
-      const includePolicy = request.body?.include_policy === true;
+      const requestId = request.body.request_id;
+      const includePolicy = request.body.include_policy === true;
       if (requestId !== undefined && !(await getRequest(app.db, requestId))) {
         throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${requestId}.`, { status: 404 });
       }

@@ -74,3 +74,8 @@ export const UserIdParam = Type.Integer({ minimum: 1, maximum: 2147483647 });
 /** A timestamp: handlers return Date objects, which the serializer writes as ISO 8601. */
 export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' });
 export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+
+/** preValidation hook for routes whose JSON body is optional: a request without a body validates as `{}`. */
+export async function emptyBodyAsObject(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
