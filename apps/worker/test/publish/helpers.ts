@@ -96,10 +96,12 @@ export async function npmInstall(
     '0',
   ];
   try {
+    // npm_config_* variables set by whatever runs the tests (pnpm, npx) must not leak into the install.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
     const { stdout, stderr } = await run('npm', args, {
       cwd: dir,
       timeout: 120_000,
-      env: { ...process.env, npm_config_loglevel: 'warn' },
+      env: { ...env, npm_config_loglevel: 'warn' },
     });
     const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as {
       packages: InstallResult['locked'];
