@@ -36,6 +36,8 @@ export interface WorkerConfig {
   logLevel: string;
   logFormat: 'json' | 'pretty';
   listen: boolean;
+  /** WORKER_STAGES: the stages this worker runs (default all); the others' checkpoints are not claimed. */
+  stages: ReadonlyArray<'licence' | 'download' | 'scan' | 'publish'>;
 }
 
 /** The registry npm itself is configured with (`npm config get registry`), so a team's .npmrc is respected. */
@@ -104,6 +106,14 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     errors.push(`LOG_LEVEL=${logLevel} (expected fatal, error, warn, info, debug, trace or silent)`);
   }
 
+  const allStages = ['licence', 'download', 'scan', 'publish'] as const;
+  const stagesRaw = env.WORKER_STAGES?.trim();
+  const stages = stagesRaw ? stagesRaw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) : [...allStages];
+  const unknownStages = stages.filter((s) => !(allStages as readonly string[]).includes(s));
+  if (unknownStages.length || stages.length === 0) {
+    errors.push(`WORKER_STAGES=${env.WORKER_STAGES} (expected a comma-separated list of ${allStages.join(', ')})`);
+  }
+
   const config: WorkerConfig = {
     databaseUrl,
     workerId: env.WORKER_ID || null,
@@ -133,11 +143,47 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     logLevel,
     logFormat,
     listen: bool('WORKER_LISTEN', true),
+    stages: allStages.filter((s) => stages.includes(s)),
   };
   if (errors.length) {
     throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
   }
   return Object.freeze(config);
+}
+
+export interface HealthConfig {
+  databaseUrl: string;
+  /** WORKER_ID, or null to read the id the worker wrote to PACKAGE_CACHE_DIR/.worker-id. */
+  workerId: string | null;
+  packageCacheDir: string;
+  /** The oldest heartbeat still healthy (HEALTH_MAX_AGE_SECONDS, default 3× WORKER_HEARTBEAT_SECONDS). */
+  maxAgeSeconds: number;
+}
+
+/** Configuration of the health command (the same variables as the worker, and HEALTH_MAX_AGE_SECONDS). */
+export function loadHealthConfig(env: Env = process.env): HealthConfig {
+  const errors: string[] = [];
+  const num = (key: string, def: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) {
+      errors.push(`${key}=${raw} (expected a positive number)`);
+      return def;
+    }
+    return n;
+  };
+  const databaseUrl = env.DATABASE_URL ?? '';
+  if (!databaseUrl) errors.push('DATABASE_URL is required');
+  const heartbeat = num('WORKER_HEARTBEAT_SECONDS', 10);
+  const maxAgeSeconds = num('HEALTH_MAX_AGE_SECONDS', heartbeat * 3);
+  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
+  return Object.freeze({
+    databaseUrl,
+    workerId: env.WORKER_ID || null,
+    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
+    maxAgeSeconds,
+  });
 }
 
 export interface AdvisoryConfig {
@@ -186,39 +232,4 @@ export function loadAdvisoryConfig(env: Env = process.env): AdvisoryConfig {
   };
   if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
   return Object.freeze(config);
-}
-
-export interface HealthConfig {
-  databaseUrl: string;
-  /** WORKER_ID, or null to read the id the worker wrote to PACKAGE_CACHE_DIR/.worker-id. */
-  workerId: string | null;
-  packageCacheDir: string;
-  /** The oldest heartbeat still healthy (HEALTH_MAX_AGE_SECONDS, default 3× WORKER_HEARTBEAT_SECONDS). */
-  maxAgeSeconds: number;
-}
-
-/** Configuration of the health command (the same variables as the worker, and HEALTH_MAX_AGE_SECONDS). */
-export function loadHealthConfig(env: Env = process.env): HealthConfig {
-  const errors: string[] = [];
-  const num = (key: string, def: number): number => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) {
-      errors.push(`${key}=${raw} (expected a positive number)`);
-      return def;
-    }
-    return n;
-  };
-  const databaseUrl = env.DATABASE_URL ?? '';
-  if (!databaseUrl) errors.push('DATABASE_URL is required');
-  const heartbeat = num('WORKER_HEARTBEAT_SECONDS', 10);
-  const maxAgeSeconds = num('HEALTH_MAX_AGE_SECONDS', heartbeat * 3);
-  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
-  return Object.freeze({
-    databaseUrl,
-    workerId: env.WORKER_ID || null,
-    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
-    maxAgeSeconds,
-  });
 }

@@ -4,17 +4,21 @@ import { LicencePolicyCache } from './licence/tiers.js';
 import { SourceRegistry } from './registry/source.js';
 import { createDownloadStage } from './stages/download.js';
 import { createLicenceStage } from './stages/licence.js';
+import { createPublishStage } from './stages/publish.js';
+import { createScanStage } from './stages/scan.js';
 import type { StageHandler } from './stages/types.js';
 
 /**
- * The pipeline's stages, and nothing else: BaseWorker runs them. A stage without a handler here is
- * never claimed, so its packages wait at the checkpoint instead of being simulated.
+ * The pipeline's stages, and nothing else: BaseWorker runs them. A stage without a handler here (or
+ * left out of WORKER_STAGES) is never claimed, so its packages wait at the checkpoint.
  */
 export class PackageWorker extends BaseWorker {
   private readonly handlers: Partial<Record<StageName, StageHandler>>;
 
   constructor(opts: BaseWorkerOptions & { registry?: SourceRegistry }) {
     super(opts);
+    // One source registry client for every stage, so the licence, download and scan stages of a
+    // package share its version document.
     const registry =
       opts.registry ??
       new SourceRegistry({
@@ -22,10 +26,13 @@ export class PackageWorker extends BaseWorker {
         token: opts.config.sourceRegistryToken,
         timeoutMs: opts.config.downloadTimeoutSeconds * 1000,
       });
-    this.handlers = {
+    const all: Record<StageName, StageHandler> = {
       licence: createLicenceStage({ registry, policy: new LicencePolicyCache() }),
       download: createDownloadStage({ registry }),
+      scan: createScanStage({ registry }),
+      publish: createPublishStage(),
     };
+    this.handlers = Object.fromEntries(opts.config.stages.map((s) => [s, all[s]]));
   }
 
   protected stageHandler(stage: StageName): StageHandler | undefined {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { classify } from '../src/base-worker.js';
+import { loadConfig, loadHealthConfig } from '../src/config.js';
+import { PermanentError, TransientError } from '../src/errors.js';
+
+const base = { DATABASE_URL: 'postgres://x', SOURCE_REGISTRY_URL: 'http://registry.example.test/' };
+const noNpm = { npmRegistry: () => null };
+
+describe('worker configuration', () => {
+  it('runs every stage by default and a chosen subset with WORKER_STAGES', () => {
+    expect(loadConfig(base, noNpm).stages).toEqual(['licence', 'download', 'scan', 'publish']);
+    expect(loadConfig({ ...base, WORKER_STAGES: 'download, licence' }, noNpm).stages).toEqual(['licence', 'download']);
+  });
+
+  it('reports every invalid setting in one message', () => {
+    const env = { ...base, WORKER_STAGES: 'licence,approve', WORKER_HEARTBEAT_SECONDS: 'soon', WORKER_LEASE_SECONDS: '0' };
+    const err = (() => {
+      try {
+        loadConfig(env, noNpm);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(/^Invalid environment: /);
+    for (const part of ['WORKER_STAGES=licence,approve', 'WORKER_HEARTBEAT_SECONDS=soon', 'WORKER_LEASE_SECONDS=0']) {
+      expect(err?.message).toContain(part);
+    }
+  });
+
+  it('defaults the health limit to three heartbeats', () => {
+    expect(loadHealthConfig({ DATABASE_URL: 'postgres://x' }).maxAgeSeconds).toBe(30);
+    expect(loadHealthConfig({ DATABASE_URL: 'postgres://x', WORKER_HEARTBEAT_SECONDS: '2' }).maxAgeSeconds).toBe(6);
+    expect(loadHealthConfig({ DATABASE_URL: 'postgres://x', HEALTH_MAX_AGE_SECONDS: '5' }).maxAgeSeconds).toBe(5);
+  });
+});
+
+describe('error classification', () => {
+  it('rejects permanent errors with their kind and retries everything else', () => {
+    expect(classify(new PermanentError('policy', 'oversize'))).toEqual({ kind: 'reject', rejection: 'policy', reason: 'oversize' });
+    expect(classify(new TransientError('HTTP 503'))).toEqual({ kind: 'transient', error: 'HTTP 503' });
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(classify(reset)).toEqual({ kind: 'transient', error: 'ECONNRESET: socket hang up' });
+    expect(classify('weird')).toEqual({ kind: 'transient', error: 'weird' });
+  });
+});
