@@ -675,6 +675,11 @@ describe('operations', () => {
     expect(ui.headers['content-type']).toContain('text/html');
   });
 
+  it('mounts the read-only npm registry under /registry/', async () => {
+    const r = await t.app.inject({ method: 'GET', url: '/registry/-/ping' });
+    expect(r.statusCode).toBe(200);
+  });
+
   it('answers unknown routes with 404 and a code', async () => {
     const r = await t.app.inject({ method: 'GET', url: '/api/nope' });
     expect(r.statusCode).toBe(404);
