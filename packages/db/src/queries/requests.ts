@@ -260,9 +260,10 @@ export async function getRequestProcessing(db: DB, requestId: number): Promise<P
       WHERE NOT (next_at IS NULL AND to_status IN (${finals}))
       GROUP BY package_id, to_status
     `.execute(db),
-    sql<{ package_id: number; first_at: Date; last_at: Date; final: boolean }>`
-      SELECT e.package_id, min(e.created_at) AS first_at, max(e.created_at) AS last_at,
-             bool_or(ps.status IN (${finals})) AS final
+    sql<{ package_id: number; elapsed: number }>`
+      SELECT e.package_id,
+             extract(epoch FROM CASE WHEN bool_or(ps.status IN (${finals})) THEN max(e.created_at) ELSE now() END
+                                - min(e.created_at))::float8 AS elapsed
       FROM package_events e JOIN package_status ps ON ps.package_id = e.package_id
       WHERE e.package_id IN (SELECT package_id FROM request_packages WHERE request_id = ${requestId})
       GROUP BY e.package_id
@@ -274,13 +275,7 @@ export async function getRequestProcessing(db: DB, requestId: number): Promise<P
     if (!m) byPkg.set(t.package_id, (m = {}));
     m[t.status] = Math.round(Number(t.seconds) * 1000) / 1000;
   }
-  const now = Date.now();
-  const elapsed = new Map(
-    bounds.rows.map((b) => [
-      b.package_id,
-      Math.max(0, ((b.final ? b.last_at.getTime() : now) - b.first_at.getTime()) / 1000),
-    ]),
-  );
+  const elapsed = new Map(bounds.rows.map((b) => [b.package_id, Math.max(0, Number(b.elapsed))]));
   return pkgs.rows.map((r) => ({
     packageId: r.package_id,
     name: r.name,
