@@ -193,6 +193,12 @@ export function classify(status: number, message: string, doing: string): Error 
   const detail = `${doing}: the target registry answered ${status}${message ? ` (${message})` : ''}`;
   if (status === 401) return new PermanentError('error', `${detail}; check that TARGET_REGISTRY_TOKEN is valid`);
   if (status === 403) return new PermanentError('error', `${detail}; check that the token may publish this package`);
+  if (status === 404 || status === 405) {
+    return new PermanentError(
+      'error',
+      `${detail}; check that TARGET_REGISTRY_URL is a hosted npm repository that accepts publishing`,
+    );
+  }
   if (status === 413)
     return new PermanentError('error', `${detail}; the registry's body size limit is too small for this tarball`);
   if (status === 408 || status === 429 || status >= 500) return new TransientError(detail);

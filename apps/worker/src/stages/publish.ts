@@ -21,7 +21,9 @@ export function storedTarballPath(cacheDir: string, storageKey: string): string 
   try {
     return cachePath(cacheDir, storageKey);
   } catch (err) {
-    throw new PermanentError('error', `storage key ${JSON.stringify(storageKey)} is not a valid cache key`, { cause: err });
+    throw new PermanentError('error', `storage key ${JSON.stringify(storageKey)} is not a valid cache key`, {
+      cause: err,
+    });
   }
 }
 
