@@ -18,6 +18,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['{apps,packages,bench}/*/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           environment: 'node',
@@ -27,6 +28,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['{apps,packages,bench}/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           globalSetup: ['./test/global-setup.ts'],
           environment: 'node',
