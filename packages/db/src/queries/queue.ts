@@ -191,9 +191,12 @@ interface FencedTarget {
  * to `to` (passing through `via`, each recorded as an event), its lease is dropped, attempts reset and
  * `patch` applied. When `to` is a checkpoint a wake-up is sent. Returns false, and writes nothing, when
  * the lease was lost.
+ *
+ * One statement (atomic on its own): this runs once per stage of every package, and as an explicit
+ * transaction it cost five round trips (BEGIN, UPDATE, INSERT, NOTIFY, COMMIT).
  */
 export async function completeStage(
-  db: DB,
+  db: Executor,
   opts: FencedTarget & {
     to: string;
     via?: string[];
@@ -202,32 +205,36 @@ export async function completeStage(
     details?: unknown;
   },
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    const sets = patchAssignments(opts.patch);
-    const res = await sql<{ attempts: number }>`
+  const sets = patchAssignments(opts.patch);
+  const hops = [opts.work, ...(opts.via ?? []), opts.to];
+  const details = opts.details === undefined ? null : JSON.stringify(opts.details);
+  const last = hops.length - 2;
+  const events = sql.join(
+    hops.slice(1).map((to, i) => {
+      const reason = i === last ? (opts.reason ?? null) : null;
+      return sql`(${i}::int, ${hops[i]!}::text, ${to}::text, ${reason}::text, ${i === last ? details : null}::jsonb)`;
+    }),
+  );
+  const notify = CHECKPOINTS.includes(opts.to as Status);
+  const res = await sql<{ done: number }>`
+    WITH done AS (
       UPDATE package_status
       SET status = ${opts.to}, locked_by = NULL, locked_until = NULL, stage_started_at = NULL,
           attempts = 0, run_at = now(), last_error = NULL, updated_at = now()
           ${sets.length ? sql`, ${sql.join(sets)}` : sql``}
       WHERE package_id = ${opts.packageId} AND locked_by = ${opts.workerId} AND status = ${opts.work}
-      RETURNING attempts
-    `.execute(trx);
-    if (res.rows.length === 0) return false;
-    const hops = [opts.work, ...(opts.via ?? []), opts.to];
-    const details = opts.details === undefined ? null : JSON.stringify(opts.details);
-    const rows = hops.slice(1).map((to, i) => ({
-      package_id: opts.packageId,
-      from_status: hops[i]!,
-      to_status: to,
-      actor: opts.workerId,
-      actor_kind: 'worker' as const,
-      reason: i === hops.length - 2 ? (opts.reason ?? null) : null,
-      details: i === hops.length - 2 ? details : null,
-    }));
-    await trx.insertInto('package_events').values(rows).execute();
-    if (CHECKPOINTS.includes(opts.to as Status)) await notifyRunnable(trx);
-    return true;
-  });
+      RETURNING package_id
+    ), ev AS (
+      INSERT INTO package_events (package_id, from_status, to_status, actor, actor_kind, reason, details)
+      SELECT d.package_id, h.from_status, h.to_status, ${opts.workerId}, 'worker', h.reason, h.details
+      FROM done d CROSS JOIN (VALUES ${events}) AS h(ord, from_status, to_status, reason, details)
+      ORDER BY h.ord
+    ), wake AS (
+      SELECT pg_notify(${WAKE_CHANNEL}, '') FROM done WHERE ${notify}
+    )
+    SELECT (SELECT count(*) FROM done)::int AS done, (SELECT count(*) FROM wake)::int AS woken
+  `.execute(db);
+  return (res.rows[0]?.done ?? 0) > 0;
 }
 
 /**
