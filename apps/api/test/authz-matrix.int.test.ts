@@ -196,3 +196,11 @@ it('a role change applies to existing tokens at once', async () => {
   await updateUser(t.db, u.id, { role: 'approver' });
   expect((await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode).toBe(200);
 });
+
+it('protects the HEAD twin of every GET route the same way', async () => {
+  for (const route of routes.filter((r) => r.method === 'GET' && r.min !== 'public')) {
+    expect((await t.app.inject({ method: 'HEAD', url: route.url() })).statusCode, route.path).toBe(401);
+    const expected = RANK.user >= RANK[route.min] ? 200 : 403;
+    expect((await t.app.inject({ method: 'HEAD', url: route.url(), headers: bearer(t.tokens.user) })).statusCode, route.path).toBe(expected);
+  }
+});
