@@ -1,0 +1,80 @@
+// Checks the compose files without Docker: they parse as YAML, and they keep the promises the README
+// makes about the stack (health checks, start order, a grace period longer than the worker's shutdown
+// timeout, shared package cache, every setting overridable). scripts/test.sh runs it before
+// `docker-compose config`, and on machines without docker-compose instead of it.
+// Usage: node scripts/lib/check-compose.mjs compose.base.yml compose.dev.yml
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parse } from 'yaml';
+
+const problems = [];
+const files = process.argv.slice(2);
+const docs = {};
+for (const file of files) {
+  try {
+    docs[basename(file)] = parse(readFileSync(file, 'utf8'), { merge: true });
+  } catch (err) {
+    problems.push(`${file}: ${err.message}`);
+  }
+}
+
+/** The default of a `${VAR:-default}` value, or the value itself. */
+const defaultOf = (v) => {
+  const m = /^\$\{[A-Z0-9_]+:-([^}]*)\}$/.exec(String(v ?? ''));
+  return m ? m[1] : String(v ?? '');
+};
+const seconds = (v) => {
+  const m = /^(\d+)(s|m)?$/.exec(defaultOf(v));
+  return m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : NaN;
+};
+
+const base = docs['compose.base.yml'];
+if (base) {
+  const s = base.services ?? {};
+  for (const name of ['postgres', 'migrate', 'api', 'worker', 'trivy', 'verdaccio']) {
+    if (!s[name]) problems.push(`compose.base.yml: service "${name}" is missing`);
+  }
+  for (const [name, svc] of Object.entries(s)) {
+    if (!svc.image && !svc.build) problems.push(`compose.base.yml: service "${name}" has neither image nor build`);
+  }
+  if (!JSON.stringify(s.postgres?.healthcheck?.test ?? '').includes('pg_isready')) {
+    problems.push('compose.base.yml: postgres needs a pg_isready health check');
+  }
+  if (!s.postgres?.volumes?.some((v) => String(v).startsWith('pgdata:'))) {
+    problems.push('compose.base.yml: postgres data must live in the named volume pgdata');
+  }
+  for (const name of ['api', 'worker']) {
+    const dep = s[name]?.depends_on ?? {};
+    if (dep.postgres?.condition !== 'service_healthy') problems.push(`${name} must wait for postgres to be healthy`);
+    if (dep.migrate?.condition !== 'service_completed_successfully') problems.push(`${name} must wait for migrate`);
+    if (s[name]?.restart !== 'unless-stopped') problems.push(`${name} must restart unless-stopped`);
+    if (!s[name]?.volumes?.some((v) => String(v).startsWith('package-cache:'))) {
+      problems.push(`${name} must mount the shared package-cache volume`);
+    }
+  }
+  const w = s.worker ?? {};
+  const grace = seconds(w.stop_grace_period);
+  const shutdown = Number(defaultOf(w.environment?.WORKER_SHUTDOWN_TIMEOUT_SECONDS));
+  if (!(grace > shutdown)) {
+    problems.push(`worker stop_grace_period (${grace} s) must exceed WORKER_SHUTDOWN_TIMEOUT_SECONDS (${shutdown} s)`);
+  }
+  if (!String(w.environment?.TRIVY_SERVER_URL ?? '').includes('trivy:4954')) {
+    problems.push('worker TRIVY_SERVER_URL must default to the trivy service');
+  }
+  if (!JSON.stringify(s.trivy?.command ?? '').includes('server')) problems.push('trivy must run in server mode');
+  // Operators override settings through the environment: no literal worker/api setting except fixed paths.
+  const fixed = new Set(['PACKAGE_CACHE_DIR', 'PORT', 'HOST']);
+  for (const name of ['api', 'worker']) {
+    for (const [k, v] of Object.entries(s[name]?.environment ?? {})) {
+      if (!fixed.has(k) && k !== 'DATABASE_URL' && !String(v).includes('${')) {
+        problems.push(`${name}: ${k} is fixed to "${v}"; make it \${${k}:-default}`);
+      }
+    }
+  }
+}
+
+if (problems.length > 0) {
+  process.stderr.write(`compose check failed:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  process.exit(1);
+}
+process.stdout.write(`compose files parse and keep their promises: ${files.map((f) => basename(f)).join(', ')}\n`);

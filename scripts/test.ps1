@@ -1,0 +1,35 @@
+# Everything a change must pass (PowerShell version of scripts/test.sh): installs pnpm if missing,
+# installs the dependencies exactly as locked, builds, typechecks, lints, checks the compose files,
+# then runs the unit and the integration tests, and ends with "tests: N passed, N failed".
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'lib/common.ps1')
+Set-Location $Root
+
+Assert-Node
+Initialize-Pnpm
+Write-Host "node $(& node --version), pnpm $(& pnpm --version)"
+Invoke-InstallAndBuild
+
+Write-Step 'pnpm typecheck'
+Invoke-Native pnpm @('typecheck')
+Write-Step 'pnpm lint'
+Invoke-Native pnpm @('lint')
+Write-Step 'compose files'
+Test-Compose
+
+Write-Step 'PostgreSQL for the integration tests'
+Find-Database
+
+$results = Join-Path $Root '.tmp/test-results'
+New-Item -ItemType Directory -Force -Path $results | Out-Null
+$failed = $false
+foreach ($project in @('unit', 'integration')) {
+  Write-Step "$project tests"
+  $report = Join-Path $results "node20-$project.json"
+  Remove-Item -Force -ErrorAction SilentlyContinue $report
+  & pnpm exec vitest run --project $project --reporter=default --reporter=json "--outputFile.json=$report"
+  if ($LASTEXITCODE -ne 0) { $failed = $true }
+}
+& node scripts/lib/test-summary.mjs tests (Join-Path $results 'node20-unit.json') (Join-Path $results 'node20-integration.json')
+if ($failed) { exit 1 }
+exit 0
