@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import { AppError, enqueueLockfile } from '@spm/db';
-import { audit } from '../audit.js';
 import { parseLockfileText } from '../lockfile/parse.js';
 import { authErrors } from '../schemas/common.js';
 
@@ -122,13 +121,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         lockfile: parsed.document,
         lockfileVersion: parsed.lockfileVersion,
         packages: parsed.packages,
-      });
-      await audit(request, 'request.upload', { type: 'request', id: result.requestId }, {
-        application_name: applicationName,
-        application_version: applicationVersion,
-        package_count: result.packageCount,
-        new_packages: result.newCount,
-        existing_packages: result.existingCount,
+        audit: { ip: request.ip },
       });
       return reply.code(202).send({
         request_id: result.requestId,

@@ -23,6 +23,8 @@ export interface EnqueueInput {
   lockfile: unknown;
   lockfileVersion: number;
   packages: LockfilePackage[];
+  /** When given, the upload is recorded in audit_log in the same transaction (action `request.upload`). */
+  audit?: { ip: string | null };
 }
 
 export interface EnqueueResult {
@@ -97,12 +99,25 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
                i.dev, i.optional
         FROM input i JOIN packages p ON p.name = i.name AND p.version = i.version
         RETURNING link
+      ), counts AS (
+        SELECT count(*) FILTER (WHERE link = 'new')::int AS new_count,
+               count(*) FILTER (WHERE link = 'existing')::int AS existing_count
+        FROM links
+      ), upd AS (
+        UPDATE requests r SET new_count = c.new_count, existing_count = c.existing_count
+        FROM counts c WHERE r.id = ${requestId}
+        RETURNING r.new_count, r.existing_count
+      ), aud AS (
+        INSERT INTO audit_log (actor_id, actor_username, action, target_type, target_id, details, ip)
+        SELECT ${input.requestorId}::int, ${input.actor}, 'request.upload', 'request', ${String(requestId)},
+               jsonb_build_object('application_name', ${input.applicationName}::text,
+                                  'application_version', ${input.applicationVersion}::text,
+                                  'package_count', ${pkgs.length}::int,
+                                  'new_packages', c.new_count, 'existing_packages', c.existing_count),
+               ${input.audit?.ip ?? null}::text
+        FROM counts c WHERE ${input.audit !== undefined}
       )
-      UPDATE requests SET
-        new_count = (SELECT count(*) FROM links WHERE link = 'new'),
-        existing_count = (SELECT count(*) FROM links WHERE link = 'existing')
-      WHERE id = ${requestId}
-      RETURNING new_count, existing_count
+      SELECT new_count, existing_count FROM upd
     `.execute(trx);
     const counts = linked.rows[0]!;
     if (newIds.length > 0) await notifyRunnable(trx);
