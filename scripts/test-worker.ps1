@@ -79,7 +79,8 @@ $script:Token = $login.token
 
 Write-Host "Submitting $Lockfile"
 try {
-  $upload = Invoke-Api POST '/api/packages/upload' ([IO.File]::ReadAllText((Resolve-Path $Lockfile).Path))
+  # Bytes, not a string: Windows PowerShell would re-encode a string body.
+  $upload = Invoke-Api POST '/api/packages/upload' ([IO.File]::ReadAllBytes((Resolve-Path $Lockfile).Path))
 } catch { Fail "upload failed ($(Get-ApiError $_))" }
 $RequestId = $upload.request_id
 Write-Host ("Request {0}: {1}@{2}, {3} packages ({4} new, {5} already known)" -f $RequestId, $upload.application_name, $upload.application_version, $upload.package_count, $upload.new_packages, $upload.existing_packages)
