@@ -14,7 +14,7 @@ Write-Step 'pnpm typecheck'
 Invoke-Native pnpm @('typecheck')
 Write-Step 'pnpm lint'
 Invoke-Native pnpm @('lint')
-Write-Step 'compose files'
+Write-Step 'compose files and Dockerfiles'
 Test-Compose
 
 Write-Step 'PostgreSQL for the integration tests'

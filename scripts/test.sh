@@ -18,7 +18,7 @@ log "pnpm typecheck"
 pnpm typecheck
 log "pnpm lint"
 pnpm lint
-log "compose files"
+log "compose files and Dockerfiles"
 check_compose
 
 log "PostgreSQL for the integration tests"

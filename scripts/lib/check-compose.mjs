@@ -4,7 +4,7 @@
 // `docker-compose config`, and on machines without docker-compose instead of it.
 // Usage: node scripts/lib/check-compose.mjs compose.base.yml compose.dev.yml
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 
 const problems = [];
@@ -73,8 +73,30 @@ if (base) {
   }
 }
 
+// The images build the way scripts/test.sh does: the pnpm pinned in package.json, a frozen install,
+// `pnpm build`.
+if (files[0]) {
+  const root = dirname(files[0]);
+  const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+  for (const name of ['Dockerfile.api', 'Dockerfile.worker']) {
+    const text = readFileSync(join(root, 'docker', name), 'utf8');
+    const pnpm = /ARG PNPM_VERSION=(\S+)/.exec(text)?.[1];
+    if (pnpm !== pinned) problems.push(`docker/${name}: PNPM_VERSION=${pnpm} but package.json pins pnpm@${pinned}`);
+    if (!/pnpm install --frozen-lockfile/.test(text) || !/&& pnpm build\b/.test(text)) {
+      problems.push(
+        `docker/${name}: must build with \`pnpm install --frozen-lockfile\` and \`pnpm build\`, as scripts/test.sh does`,
+      );
+    }
+    if (!/^HEALTHCHECK /m.test(text) || !/^USER node$/m.test(text) || !/ENTRYPOINT \["tini", "--"\]/.test(text)) {
+      problems.push(`docker/${name}: needs a HEALTHCHECK, USER node and tini as PID 1`);
+    }
+  }
+}
+
 if (problems.length > 0) {
   process.stderr.write(`compose check failed:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(1);
 }
-process.stdout.write(`compose files parse and keep their promises: ${files.map((f) => basename(f)).join(', ')}\n`);
+process.stdout.write(
+  `compose files and Dockerfiles keep their promises: ${files.map((f) => basename(f)).join(', ')}, docker/Dockerfile.{api,worker}\n`,
+);
