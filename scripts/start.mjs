@@ -120,11 +120,12 @@ const usersFile = join(dataDir, 'dev-users.json');
 const dbKey = embedded ? 'embedded' : new URL(env.DATABASE_URL).host + new URL(env.DATABASE_URL).pathname;
 const known = existsSync(usersFile) ? JSON.parse(readFileSync(usersFile, 'utf8')) : {};
 const created = JSON.parse(seeded.out.trim().split('\n').pop() || '{}').users ?? [];
-if (created.length > 0) {
-  known[dbKey] = created;
-  writeFileSync(usersFile, `${JSON.stringify(known, null, 2)}\n`, { mode: 0o600 });
+const devUsers = created.length > 0 ? created : (known[dbKey] ?? []);
+if (devUsers.length > 0) {
+  // The database started last comes first: scripts/test-worker.sh takes its dev-user from there.
+  const { [dbKey]: _previous, ...others } = known;
+  writeFileSync(usersFile, `${JSON.stringify({ [dbKey]: devUsers, ...others }, null, 2)}\n`, { mode: 0o600 });
 }
-const devUsers = known[dbKey] ?? [];
 
 const children = new Map();
 let stopping = false;

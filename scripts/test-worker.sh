@@ -78,6 +78,7 @@ print_workers() {
 }
 
 if [[ -z "${SPM_USERNAME:-}" || -z "${SPM_PASSWORD:-}" ]]; then
+  # The database `pnpm start` started last comes first in the file.
   users="$ROOT/.data/dev-users.json"
   [[ -f "$users" ]] || die "set SPM_USERNAME and SPM_PASSWORD (no $users from \`pnpm start\` to take dev-user from)"
   SPM_USERNAME="$(json 'Object.values(j).flat().find((u) => u.role === "user")?.username ?? ""' <"$users")"
