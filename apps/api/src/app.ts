@@ -39,7 +39,9 @@ export function loggerOptions(config: Readonly<ApiConfig>): FastifyServerOptions
       paths: ['req.headers.authorization', 'req.headers.cookie', 'password', '*.password', 'token', '*.token'],
       censor: '[redacted]',
     },
-    ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    ...(config.logFormat === 'pretty'
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } }
+      : {}),
   };
 }
 
@@ -55,7 +57,13 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const ownsDb = deps.db === undefined;
-  const db = deps.db ?? createDb({ connectionString: config.databaseUrl, applicationName: 'spm-api', onPoolError: (err) => app.log.warn({ err }, 'idle database connection failed') }).db;
+  const db =
+    deps.db ??
+    createDb({
+      connectionString: config.databaseUrl,
+      applicationName: 'spm-api',
+      onPoolError: (err) => app.log.warn({ err }, 'idle database connection failed'),
+    }).db;
 
   await app.register(dbPlugin, { db, config, ownsDb });
   await app.register(errorsPlugin);
@@ -70,13 +78,7 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
         version: '0.1.0',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      tags: [
-        { name: 'auth' },
-        { name: 'packages' },
-        { name: 'approvals' },
-        { name: 'admin' },
-        { name: 'ops' },
-      ],
+      tags: [{ name: 'auth' }, { name: 'packages' }, { name: 'approvals' }, { name: 'admin' }, { name: 'ops' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

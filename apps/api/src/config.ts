@@ -96,7 +96,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
   const logLevel = (str('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL=${logLevel} (expected one of ${LOG_LEVELS.join(', ')})`);
   const formatRaw = str('LOG_FORMAT');
-  let logFormat: 'json' | 'pretty' = opts.isTTY ?? process.stdout.isTTY ? 'pretty' : 'json';
+  let logFormat: 'json' | 'pretty' = (opts.isTTY ?? process.stdout.isTTY) ? 'pretty' : 'json';
   if (formatRaw === 'json' || formatRaw === 'pretty') logFormat = formatRaw;
   else if (formatRaw !== null) errors.push(`LOG_FORMAT=${formatRaw} (expected json or pretty)`);
 

@@ -18,8 +18,13 @@ async function main(): Promise<void> {
   const app = await buildApp(config);
   if (config.adminUsername && config.adminPassword) {
     const outcome = await ensureAdmin(app.db, { username: config.adminUsername, password: config.adminPassword });
-    if (outcome === 'created') app.log.info({ username: config.adminUsername }, 'created the first admin from ADMIN_USERNAME');
-    else if (outcome === 'exists') app.log.warn({ username: config.adminUsername }, 'no admin exists but ADMIN_USERNAME is taken by a non-admin user; not changed');
+    if (outcome === 'created')
+      app.log.info({ username: config.adminUsername }, 'created the first admin from ADMIN_USERNAME');
+    else if (outcome === 'exists')
+      app.log.warn(
+        { username: config.adminUsername },
+        'no admin exists but ADMIN_USERNAME is taken by a non-admin user; not changed',
+      );
   }
 
   let closing = false;
@@ -53,6 +58,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`API failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`API failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, createUser, registerWorker, WAKE_CHANNEL } from '@spm/db';
 import { buildApp } from '../src/app.js';
-import { bearer, generatedLockfile, PASSWORD, setStatus, setupApp, testConfig, writeCounts, type TestApp } from './helpers.js';
+import {
+  bearer,
+  generatedLockfile,
+  PASSWORD,
+  setStatus,
+  setupApp,
+  testConfig,
+  writeCounts,
+  type TestApp,
+} from './helpers.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -32,11 +41,21 @@ function multipart(fields: Record<string, string>, file?: { name: string; conten
 }
 
 async function upload(token: string, lockfile: unknown, query = '') {
-  return t.app.inject({ method: 'POST', url: `/api/packages/upload${query}`, headers: bearer(token), payload: lockfile as Record<string, unknown> });
+  return t.app.inject({
+    method: 'POST',
+    url: `/api/packages/upload${query}`,
+    headers: bearer(token),
+    payload: lockfile as Record<string, unknown>,
+  });
 }
 
 async function packageIdsOf(requestId: number): Promise<number[]> {
-  const rows = await t.db.selectFrom('request_packages').select('package_id').where('request_id', '=', requestId).orderBy('package_id').execute();
+  const rows = await t.db
+    .selectFrom('request_packages')
+    .select('package_id')
+    .where('request_id', '=', requestId)
+    .orderBy('package_id')
+    .execute();
   return rows.map((r) => r.package_id);
 }
 
@@ -46,18 +65,31 @@ async function auditActions(): Promise<string[]> {
 
 describe('auth', () => {
   it('logs in with the right password and returns a token that works', async () => {
-    const r = await t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'test-approver', password: PASSWORD } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: 'test-approver', password: PASSWORD },
+    });
     expect(r.statusCode).toBe(200);
     const body = r.json();
     expect(body.user).toEqual({ id: t.users.approver.id, username: 'test-approver', role: 'approver' });
     expect(body.token_type).toBe('Bearer');
     const me = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(body.token) });
-    expect(me.json()).toMatchObject({ id: t.users.approver.id, username: 'test-approver', role: 'approver', disabled: false });
+    expect(me.json()).toMatchObject({
+      id: t.users.approver.id,
+      username: 'test-approver',
+      role: 'approver',
+      disabled: false,
+    });
     expect(await auditActions()).toContain('auth.login');
   });
 
   it('signs tokens that expire after JWT_EXPIRES_IN', async () => {
-    const r = await t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'test-user', password: PASSWORD } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: 'test-user', password: PASSWORD },
+    });
     const claims = JSON.parse(Buffer.from(r.json().token.split('.')[1], 'base64url').toString());
     expect(claims.exp - claims.iat).toBe(8 * 3600);
     expect(claims).toMatchObject({ sub: String(t.users.user.id), role: 'user' });
@@ -75,8 +107,16 @@ describe('auth', () => {
       expect(r.statusCode).toBe(401);
       expect(r.json().error.code).toBe('ERR_INVALID_CREDENTIALS');
     }
-    const failures = await t.db.selectFrom('audit_log').select(['details', 'ip']).where('action', '=', 'auth.login_failed').execute();
-    expect(failures.map((f) => (f.details as { reason: string }).reason).sort()).toEqual(['disabled', 'unknown user', 'wrong password']);
+    const failures = await t.db
+      .selectFrom('audit_log')
+      .select(['details', 'ip'])
+      .where('action', '=', 'auth.login_failed')
+      .execute();
+    expect(failures.map((f) => (f.details as { reason: string }).reason).sort()).toEqual([
+      'disabled',
+      'unknown user',
+      'wrong password',
+    ]);
     expect(failures[0]!.ip).toBeTruthy();
     // Passwords never reach the audit log.
     expect(JSON.stringify(failures)).not.toContain(PASSWORD);
@@ -93,7 +133,15 @@ describe('auth', () => {
       expect(blocked.json().error.code).toBe('ERR_RATE_LIMITED');
       expect(blocked.headers['retry-after']).toBeDefined();
       // The right password does not get through either while limited.
-      expect((await limited.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'test-admin', password: PASSWORD } })).statusCode).toBe(429);
+      expect(
+        (
+          await limited.inject({
+            method: 'POST',
+            url: '/api/auth/login',
+            payload: { username: 'test-admin', password: PASSWORD },
+          })
+        ).statusCode,
+      ).toBe(429);
       // Another username from the same address is counted separately.
       expect((await attempt('test-user')).statusCode).toBe(401);
     } finally {
@@ -126,10 +174,18 @@ describe('upload', () => {
     const after = await writeCounts(t.db);
     expect(after.requests - before.requests).toBe(1);
     expect(after.package_status - before.package_status).toBe(30);
-    const req = await t.db.selectFrom('requests').selectAll().where('id', '=', body.request_id).executeTakeFirstOrThrow();
+    const req = await t.db
+      .selectFrom('requests')
+      .selectAll()
+      .where('id', '=', body.request_id)
+      .executeTakeFirstOrThrow();
     expect(req.requestor_id).toBe(t.users.user.id);
     expect((req.lockfile as { lockfileVersion: number }).lockfileVersion).toBe(3);
-    const statuses = await t.db.selectFrom('package_status').select('status').where('package_id', 'in', await packageIdsOf(body.request_id)).execute();
+    const statuses = await t.db
+      .selectFrom('package_status')
+      .select('status')
+      .where('package_id', 'in', await packageIdsOf(body.request_id))
+      .execute();
     expect(new Set(statuses.map((s) => s.status))).toEqual(new Set(['Requested']));
   });
 
@@ -153,12 +209,24 @@ describe('upload', () => {
   });
 
   it('accepts the lockfile as multipart field "file", with metadata fields as a fallback', async () => {
-    const lock = generatedLockfile(4, 'multi') as { name?: string; version?: string; packages: Record<string, { name?: string }> };
+    const lock = generatedLockfile(4, 'multi') as {
+      name?: string;
+      version?: string;
+      packages: Record<string, { name?: string }>;
+    };
     delete lock.name;
     delete lock.version;
     delete lock.packages[''];
-    const m = multipart({ application_name: 'from-form', application_version: '7.0.0' }, { name: 'package-lock.json', content: JSON.stringify(lock) });
-    const r = await t.app.inject({ method: 'POST', url: '/api/packages/upload', headers: { ...bearer(t.tokens.user), ...m.headers }, payload: m.payload });
+    const m = multipart(
+      { application_name: 'from-form', application_version: '7.0.0' },
+      { name: 'package-lock.json', content: JSON.stringify(lock) },
+    );
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/upload',
+      headers: { ...bearer(t.tokens.user), ...m.headers },
+      payload: m.payload,
+    });
     expect(r.statusCode, r.body).toBe(202);
     expect(r.json()).toMatchObject({ application_name: 'from-form', application_version: '7.0.0', package_count: 4 });
   });
@@ -167,7 +235,10 @@ describe('upload', () => {
     const lock = { lockfileVersion: 3, packages: { 'node_modules/q-pkg': { version: '1.0.0' } } };
     const r = await upload(t.tokens.user, lock, '?application_name=ci-app&application_version=2.0.0');
     expect(r.json()).toMatchObject({ application_name: 'ci-app', application_version: '2.0.0' });
-    const unnamed = await upload(t.tokens.user, { lockfileVersion: 3, packages: { 'node_modules/q-pkg': { version: '1.0.1' } } });
+    const unnamed = await upload(t.tokens.user, {
+      lockfileVersion: 3,
+      packages: { 'node_modules/q-pkg': { version: '1.0.1' } },
+    });
     expect(unnamed.json()).toMatchObject({ application_name: 'unnamed', application_version: '0.0.0' });
   });
 
@@ -175,7 +246,12 @@ describe('upload', () => {
     it(`accepts the real npm ${v} lockfile and queues exactly its package set`, async () => {
       const expected = JSON.parse(fixture(`npm-${v}.expected.json`).toString()) as string[];
       const m = multipart({}, { name: 'package-lock.json', content: fixture(`npm-${v}.package-lock.json`) });
-      const r = await t.app.inject({ method: 'POST', url: '/api/packages/upload', headers: { ...bearer(t.tokens.user), ...m.headers }, payload: m.payload });
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/api/packages/upload',
+        headers: { ...bearer(t.tokens.user), ...m.headers },
+        payload: m.payload,
+      });
       expect(r.statusCode, r.body).toBe(202);
       expect(r.json().package_count).toBe(expected.length);
       const rows = await t.db
@@ -190,7 +266,12 @@ describe('upload', () => {
 
   it('records the upload in the audit log', async () => {
     const r = await upload(t.tokens.user, generatedLockfile(1, 'audited'));
-    const entry = await t.db.selectFrom('audit_log').selectAll().where('action', '=', 'request.upload').where('target_id', '=', String(r.json().request_id)).executeTakeFirstOrThrow();
+    const entry = await t.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'request.upload')
+      .where('target_id', '=', String(r.json().request_id))
+      .executeTakeFirstOrThrow();
     expect(entry).toMatchObject({ actor_id: t.users.user.id, actor_username: 'test-user', target_type: 'request' });
   });
 
@@ -199,11 +280,21 @@ describe('upload', () => {
     try {
       const before = await writeCounts(t.db);
       const big = generatedLockfile(100, 'big');
-      const json = await small.inject({ method: 'POST', url: '/api/packages/upload', headers: bearer(t.tokens.user), payload: big });
+      const json = await small.inject({
+        method: 'POST',
+        url: '/api/packages/upload',
+        headers: bearer(t.tokens.user),
+        payload: big,
+      });
       expect(json.statusCode).toBe(413);
       expect(json.json().error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
       const m = multipart({}, { name: 'package-lock.json', content: JSON.stringify(big) });
-      const mp = await small.inject({ method: 'POST', url: '/api/packages/upload', headers: { ...bearer(t.tokens.user), ...m.headers }, payload: m.payload });
+      const mp = await small.inject({
+        method: 'POST',
+        url: '/api/packages/upload',
+        headers: { ...bearer(t.tokens.user), ...m.headers },
+        payload: m.payload,
+      });
       expect(mp.statusCode).toBe(413);
       expect(mp.json().error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
       expect(await writeCounts(t.db)).toEqual(before);
@@ -213,11 +304,21 @@ describe('upload', () => {
   });
 
   it('answers 415 for other content types and 400 for a multipart body without "file"', async () => {
-    const r = await t.app.inject({ method: 'POST', url: '/api/packages/upload', headers: { ...bearer(t.tokens.user), 'content-type': 'application/xml' }, payload: '<x/>' });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/upload',
+      headers: { ...bearer(t.tokens.user), 'content-type': 'application/xml' },
+      payload: '<x/>',
+    });
     expect(r.statusCode).toBe(415);
     expect(r.json().error.code).toBe('ERR_UNSUPPORTED_MEDIA_TYPE');
     const m = multipart({ other: 'x' });
-    const mp = await t.app.inject({ method: 'POST', url: '/api/packages/upload', headers: { ...bearer(t.tokens.user), ...m.headers }, payload: m.payload });
+    const mp = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/upload',
+      headers: { ...bearer(t.tokens.user), ...m.headers },
+      payload: m.payload,
+    });
     expect(mp.statusCode).toBe(400);
     expect(mp.json().error.code).toBe('ERR_MULTIPART_FIELD');
   });
@@ -231,38 +332,89 @@ describe('requests', () => {
     theirs = (await upload(t.tokens.approver, generatedLockfile(3, 'req-theirs'))).json().request_id;
   });
 
-  it('lists a user\'s own requests only, and all of them for approvers and admins', async () => {
-    const own = (await t.app.inject({ method: 'GET', url: '/api/packages/requests?page_size=500', headers: bearer(t.tokens.user) })).json();
+  it("lists a user's own requests only, and all of them for approvers and admins", async () => {
+    const own = (
+      await t.app.inject({ method: 'GET', url: '/api/packages/requests?page_size=500', headers: bearer(t.tokens.user) })
+    ).json();
     expect(own.requests.every((r: { requestor: string }) => r.requestor === 'test-user')).toBe(true);
     expect(own.requests.map((r: { id: number }) => r.id)).toContain(mine);
     expect(own.requests.map((r: { id: number }) => r.id)).not.toContain(theirs);
-    const all = (await t.app.inject({ method: 'GET', url: '/api/packages/requests?page_size=500', headers: bearer(t.tokens.admin) })).json();
+    const all = (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/packages/requests?page_size=500',
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(all.requests.map((r: { id: number }) => r.id)).toEqual(expect.arrayContaining([mine, theirs]));
     expect(all.total).toBeGreaterThan(own.total);
   });
 
   it('paginates with page/page_size and with limit/offset, newest first', async () => {
-    const all = (await t.app.inject({ method: 'GET', url: '/api/packages/requests?limit=500', headers: bearer(t.tokens.admin) })).json();
+    const all = (
+      await t.app.inject({ method: 'GET', url: '/api/packages/requests?limit=500', headers: bearer(t.tokens.admin) })
+    ).json();
     const ids = all.requests.map((r: { id: number }) => r.id);
     expect([...ids].sort((a: number, b: number) => b - a)).toEqual(ids);
-    const p2 = (await t.app.inject({ method: 'GET', url: '/api/packages/requests?page=2&page_size=2', headers: bearer(t.tokens.admin) })).json();
+    const p2 = (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/packages/requests?page=2&page_size=2',
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(p2).toMatchObject({ page: 2, page_size: 2, limit: 2, offset: 2, total: all.total });
     expect(p2.requests.map((r: { id: number }) => r.id)).toEqual(ids.slice(2, 4));
-    const lo = (await t.app.inject({ method: 'GET', url: '/api/packages/requests?limit=3&offset=1', headers: bearer(t.tokens.admin) })).json();
+    const lo = (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/packages/requests?limit=3&offset=1',
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(lo.requests.map((r: { id: number }) => r.id)).toEqual(ids.slice(1, 4));
-    const bad = await t.app.inject({ method: 'GET', url: '/api/packages/requests?page=0', headers: bearer(t.tokens.admin) });
+    const bad = await t.app.inject({
+      method: 'GET',
+      url: '/api/packages/requests?page=0',
+      headers: bearer(t.tokens.admin),
+    });
     expect(bad.json().error.code).toBe('ERR_VALIDATION');
   });
 
   it('shows a request with every package, its licence verdict, scan summary and rejection', async () => {
     const ids = await packageIdsOf(mine);
-    await setStatus(t.db, [ids[0]!], 'Pending Approval', { license_expression: 'MIT', license_tier: 'always_allowed', license_score: 100, security_score: 70 });
+    await setStatus(t.db, [ids[0]!], 'Pending Approval', {
+      license_expression: 'MIT',
+      license_tier: 'always_allowed',
+      license_score: 100,
+      security_score: 70,
+    });
     await t.db
       .insertInto('security_scans')
-      .values({ package_id: ids[0]!, scanners: JSON.stringify([{ name: 'builtin' }]), critical: 0, high: 1, medium: 2, low: 0, info: 3, findings: JSON.stringify([{ severity: 'high' }, { severity: 'low' }]), malware: false, score: 70, duration_ms: 12 })
+      .values({
+        package_id: ids[0]!,
+        scanners: JSON.stringify([{ name: 'builtin' }]),
+        critical: 0,
+        high: 1,
+        medium: 2,
+        low: 0,
+        info: 3,
+        findings: JSON.stringify([{ severity: 'high' }, { severity: 'low' }]),
+        malware: false,
+        score: 70,
+        duration_ms: 12,
+      })
       .execute();
-    await setStatus(t.db, [ids[1]!], 'Rejected', { rejection_kind: 'error', rejection_reason: 'gave up', last_error: 'registry 503' });
-    const r = await t.app.inject({ method: 'GET', url: `/api/packages/requests/${mine}`, headers: bearer(t.tokens.user) });
+    await setStatus(t.db, [ids[1]!], 'Rejected', {
+      rejection_kind: 'error',
+      rejection_reason: 'gave up',
+      last_error: 'registry 503',
+    });
+    const r = await t.app.inject({
+      method: 'GET',
+      url: `/api/packages/requests/${mine}`,
+      headers: bearer(t.tokens.user),
+    });
     expect(r.statusCode).toBe(200);
     const body = r.json();
     expect(body.request).toMatchObject({ id: mine, package_count: 6, requestor: 'test-user' });
@@ -276,27 +428,66 @@ describe('requests', () => {
       license_tier: 'always_allowed',
       license_score: 100,
       security_score: 70,
-      scan: { vulnerabilities: { critical: 0, high: 1, medium: 2, low: 0, info: 3 }, findings_count: 2, malware: false, score: 70 },
+      scan: {
+        vulnerabilities: { critical: 0, high: 1, medium: 2, low: 0, info: 3 },
+        findings_count: 2,
+        malware: false,
+        score: 70,
+      },
       rejection: null,
     });
     const p1 = body.packages.find((p: { package_id: number }) => p.package_id === ids[1]);
-    expect(p1).toMatchObject({ status: 'Rejected', last_error: 'registry 503', rejection: { kind: 'error', reason: 'gave up' }, progress_percent: 100 });
+    expect(p1).toMatchObject({
+      status: 'Rejected',
+      last_error: 'registry 503',
+      rejection: { kind: 'error', reason: 'gave up' },
+      progress_percent: 100,
+    });
   });
 
-  it('hides other people\'s requests from plain users (404) but not from approvers', async () => {
-    const r = await t.app.inject({ method: 'GET', url: `/api/packages/requests/${theirs}`, headers: bearer(t.tokens.user) });
+  it("hides other people's requests from plain users (404) but not from approvers", async () => {
+    const r = await t.app.inject({
+      method: 'GET',
+      url: `/api/packages/requests/${theirs}`,
+      headers: bearer(t.tokens.user),
+    });
     expect(r.statusCode).toBe(404);
     expect(r.json().error.code).toBe('ERR_REQUEST_NOT_FOUND');
-    expect((await t.app.inject({ method: 'GET', url: `/api/packages/requests/${mine}`, headers: bearer(t.tokens.approver) })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: `/api/packages/requests/${theirs}/processing-status`, headers: bearer(t.tokens.user) })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'GET', url: '/api/packages/requests/99999999', headers: bearer(t.tokens.admin) })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/packages/requests/${mine}`, headers: bearer(t.tokens.approver) }))
+        .statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await t.app.inject({
+          method: 'GET',
+          url: `/api/packages/requests/${theirs}/processing-status`,
+          headers: bearer(t.tokens.user),
+        })
+      ).statusCode,
+    ).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/packages/requests/99999999', headers: bearer(t.tokens.admin) }))
+        .statusCode,
+    ).toBe(404);
   });
 
   it('reports per-package processing with time per stage, and done once every package is settled', async () => {
     const id = (await upload(t.tokens.user, generatedLockfile(3, 'timing'))).json().request_id;
     const ids = await packageIdsOf(id);
-    const first = (await t.app.inject({ method: 'GET', url: `/api/packages/requests/${id}/processing-status`, headers: bearer(t.tokens.user) })).json();
-    expect(first).toMatchObject({ request_id: id, done: false, progress_percent: 0, summary: { total: 3, settled: 0, in_progress: 3 } });
+    const first = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/packages/requests/${id}/processing-status`,
+        headers: bearer(t.tokens.user),
+      })
+    ).json();
+    expect(first).toMatchObject({
+      request_id: id,
+      done: false,
+      progress_percent: 0,
+      summary: { total: 3, settled: 0, in_progress: 3 },
+    });
 
     // A package that went through licence and download: 10 s checking the licence, 30 s downloading.
     const t0 = new Date(Date.now() - 120_000);
@@ -305,18 +496,74 @@ describe('requests', () => {
     await t.db
       .insertInto('package_events')
       .values([
-        { package_id: ids[0]!, from_status: null, to_status: 'Requested', actor: 'u', actor_kind: 'user', created_at: at(0) },
-        { package_id: ids[0]!, from_status: 'Requested', to_status: 'Checking Licence', actor: 'w', actor_kind: 'worker', created_at: at(5) },
-        { package_id: ids[0]!, from_status: 'Checking Licence', to_status: 'Licence Checked', actor: 'w', actor_kind: 'worker', created_at: at(15) },
-        { package_id: ids[0]!, from_status: 'Licence Checked', to_status: 'Downloading', actor: 'w', actor_kind: 'worker', created_at: at(16) },
-        { package_id: ids[0]!, from_status: 'Downloading', to_status: 'Downloaded', actor: 'w', actor_kind: 'worker', created_at: at(46) },
-        { package_id: ids[0]!, from_status: 'Downloaded', to_status: 'Rejected', actor: 'w', actor_kind: 'worker', created_at: at(50) },
+        {
+          package_id: ids[0]!,
+          from_status: null,
+          to_status: 'Requested',
+          actor: 'u',
+          actor_kind: 'user',
+          created_at: at(0),
+        },
+        {
+          package_id: ids[0]!,
+          from_status: 'Requested',
+          to_status: 'Checking Licence',
+          actor: 'w',
+          actor_kind: 'worker',
+          created_at: at(5),
+        },
+        {
+          package_id: ids[0]!,
+          from_status: 'Checking Licence',
+          to_status: 'Licence Checked',
+          actor: 'w',
+          actor_kind: 'worker',
+          created_at: at(15),
+        },
+        {
+          package_id: ids[0]!,
+          from_status: 'Licence Checked',
+          to_status: 'Downloading',
+          actor: 'w',
+          actor_kind: 'worker',
+          created_at: at(16),
+        },
+        {
+          package_id: ids[0]!,
+          from_status: 'Downloading',
+          to_status: 'Downloaded',
+          actor: 'w',
+          actor_kind: 'worker',
+          created_at: at(46),
+        },
+        {
+          package_id: ids[0]!,
+          from_status: 'Downloaded',
+          to_status: 'Rejected',
+          actor: 'w',
+          actor_kind: 'worker',
+          created_at: at(50),
+        },
       ])
       .execute();
-    await setStatus(t.db, [ids[0]!], 'Rejected', { rejection_kind: 'policy', rejection_reason: 'malware', last_error: null });
+    await setStatus(t.db, [ids[0]!], 'Rejected', {
+      rejection_kind: 'policy',
+      rejection_reason: 'malware',
+      last_error: null,
+    });
     await setStatus(t.db, [ids[1]!], 'Published');
-    await setStatus(t.db, [ids[2]!], 'Downloading', { locked_by: 'w1', locked_until: new Date(Date.now() + 60_000), last_error: 'retry: timeout' });
-    const mid = (await t.app.inject({ method: 'GET', url: `/api/packages/requests/${id}/processing-status`, headers: bearer(t.tokens.user) })).json();
+    await setStatus(t.db, [ids[2]!], 'Downloading', {
+      locked_by: 'w1',
+      locked_until: new Date(Date.now() + 60_000),
+      last_error: 'retry: timeout',
+    });
+    const mid = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/packages/requests/${id}/processing-status`,
+        headers: bearer(t.tokens.user),
+      })
+    ).json();
     expect(mid.done).toBe(false);
     expect(mid.summary).toMatchObject({ settled: 2, in_progress: 1, published: 1, rejected: 1, with_errors: 1 });
     const p0 = mid.packages.find((p: { package_id: number }) => p.package_id === ids[0]);
@@ -328,7 +575,13 @@ describe('requests', () => {
     expect(p2).toMatchObject({ status: 'Downloading', progress_percent: 30, last_error: 'retry: timeout' });
 
     await setStatus(t.db, [ids[2]!], 'Pending Approval');
-    const end = (await t.app.inject({ method: 'GET', url: `/api/packages/requests/${id}/processing-status`, headers: bearer(t.tokens.user) })).json();
+    const end = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/packages/requests/${id}/processing-status`,
+        headers: bearer(t.tokens.user),
+      })
+    ).json();
     expect(end).toMatchObject({ done: true, summary: { settled: 3, in_progress: 0, pending_approval: 1 } });
   });
 });
@@ -336,7 +589,11 @@ describe('requests', () => {
 describe('processing', () => {
   it('reports counts per status, queue depth, workers and recent activity', async () => {
     await registerWorker(t.db, { id: 'worker-a', hostname: 'host-a', pid: 42, version: '0.1.0' });
-    const r = await t.app.inject({ method: 'GET', url: '/api/packages/processing/status', headers: bearer(t.tokens.user) });
+    const r = await t.app.inject({
+      method: 'GET',
+      url: '/api/packages/processing/status',
+      headers: bearer(t.tokens.user),
+    });
     expect(r.statusCode).toBe(200);
     const s = r.json();
     expect(s.counts.Requested).toBeGreaterThan(0);
@@ -350,24 +607,64 @@ describe('processing', () => {
   it('re-queues error rejections (admin), never approver rejections; policy only when asked; audited', async () => {
     const id = (await upload(t.tokens.user, generatedLockfile(4, 'retry'))).json().request_id;
     const [a, b, c, d] = await packageIdsOf(id);
-    await setStatus(t.db, [a!], 'Rejected', { rejection_kind: 'error', rejection_reason: 'gave up', rejected_from: 'Licence Checked' });
-    await setStatus(t.db, [b!], 'Rejected', { rejection_kind: 'policy', rejection_reason: 'GPL-3.0-only is blocked', rejected_from: 'Requested' });
+    await setStatus(t.db, [a!], 'Rejected', {
+      rejection_kind: 'error',
+      rejection_reason: 'gave up',
+      rejected_from: 'Licence Checked',
+    });
+    await setStatus(t.db, [b!], 'Rejected', {
+      rejection_kind: 'policy',
+      rejection_reason: 'GPL-3.0-only is blocked',
+      rejected_from: 'Requested',
+    });
     await setStatus(t.db, [c!], 'Rejected', { rejection_kind: 'approver', rejection_reason: 'no' });
     await setStatus(t.db, [d!], 'Pending Approval');
-    const r1 = await t.app.inject({ method: 'POST', url: '/api/packages/processing/retry', headers: bearer(t.tokens.admin), payload: { request_id: id } });
+    const r1 = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/processing/retry',
+      headers: bearer(t.tokens.admin),
+      payload: { request_id: id },
+    });
     expect(r1.statusCode).toBe(200);
     expect(r1.json()).toEqual({ requeued: 1, package_ids: [a] });
-    const r2 = await t.app.inject({ method: 'POST', url: '/api/packages/processing/retry', headers: bearer(t.tokens.admin), payload: { request_id: id, include_policy: true } });
+    const r2 = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/processing/retry',
+      headers: bearer(t.tokens.admin),
+      payload: { request_id: id, include_policy: true },
+    });
     expect(r2.json()).toEqual({ requeued: 1, package_ids: [b] });
-    const st = new Map((await t.db.selectFrom('package_status').select(['package_id', 'status']).where('package_id', 'in', [a!, b!, c!]).execute()).map((r) => [r.package_id, r.status]));
+    const st = new Map(
+      (
+        await t.db
+          .selectFrom('package_status')
+          .select(['package_id', 'status'])
+          .where('package_id', 'in', [a!, b!, c!])
+          .execute()
+      ).map((r) => [r.package_id, r.status]),
+    );
     expect(st.get(a!)).toBe('Licence Checked');
     expect(st.get(b!)).toBe('Requested');
     expect(st.get(c!)).toBe('Rejected');
-    const audits = await t.db.selectFrom('audit_log').select('details').where('action', '=', 'processing.retry').where('target_id', '=', String(id)).execute();
+    const audits = await t.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('action', '=', 'processing.retry')
+      .where('target_id', '=', String(id))
+      .execute();
     expect(audits).toHaveLength(2);
-    const missing = await t.app.inject({ method: 'POST', url: '/api/packages/processing/retry', headers: bearer(t.tokens.admin), payload: { request_id: 987654 } });
+    const missing = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/processing/retry',
+      headers: bearer(t.tokens.admin),
+      payload: { request_id: 987654 },
+    });
     expect(missing.statusCode).toBe(404);
-    const noBody = await t.app.inject({ method: 'POST', url: '/api/packages/processing/retry', headers: bearer(t.tokens.admin) });
+    const noBody = await t.app.inject({
+      method: 'POST',
+      url: '/api/packages/processing/retry',
+      headers: bearer(t.tokens.admin),
+    });
     expect(noBody.statusCode).toBe(200);
   });
 });
@@ -378,7 +675,11 @@ describe('approvals and the package report', () => {
   beforeAll(async () => {
     requestId = (await upload(t.tokens.user, generatedLockfile(6, 'appr'))).json().request_id;
     ids = await packageIdsOf(requestId);
-    await setStatus(t.db, ids, 'Pending Approval', { license_expression: 'MIT', license_tier: 'always_allowed', license_score: 100 });
+    await setStatus(t.db, ids, 'Pending Approval', {
+      license_expression: 'MIT',
+      license_tier: 'always_allowed',
+      license_score: 100,
+    });
     await t.db
       .insertInto('security_scans')
       .values({
@@ -401,7 +702,11 @@ describe('approvals and the package report', () => {
   });
 
   it('lists pending packages with licence verdict, scan summary and the most severe findings first', async () => {
-    const r = await t.app.inject({ method: 'GET', url: '/api/approvals/pending?page_size=500', headers: bearer(t.tokens.approver) });
+    const r = await t.app.inject({
+      method: 'GET',
+      url: '/api/approvals/pending?page_size=500',
+      headers: bearer(t.tokens.approver),
+    });
     expect(r.statusCode).toBe(200);
     const p = r.json().packages.find((x: { package_id: number }) => x.package_id === ids[0]);
     expect(p).toMatchObject({
@@ -420,7 +725,12 @@ describe('approvals and the package report', () => {
     try {
       await client.query(`LISTEN ${WAKE_CHANNEL}`);
       const woke = new Promise((resolve) => client.on('notification', resolve));
-      const r = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[0]}/approve`, headers: bearer(t.tokens.approver), payload: { reason: 'reviewed findings' } });
+      const r = await t.app.inject({
+        method: 'POST',
+        url: `/api/approvals/${ids[0]}/approve`,
+        headers: bearer(t.tokens.approver),
+        payload: { reason: 'reviewed findings' },
+      });
       expect(r.statusCode).toBe(200);
       expect(r.json()).toEqual({ package_id: ids[0], outcome: 'approved', status: 'Approved' });
       await woke;
@@ -428,33 +738,89 @@ describe('approvals and the package report', () => {
       await client.query(`UNLISTEN ${WAKE_CHANNEL}`);
       client.release();
     }
-    const ev = await t.db.selectFrom('package_events').selectAll().where('package_id', '=', ids[0]!).orderBy('id', 'desc').executeTakeFirstOrThrow();
-    expect(ev).toMatchObject({ from_status: 'Pending Approval', to_status: 'Approved', actor: 'test-approver', reason: 'reviewed findings' });
-    const audit = await t.db.selectFrom('audit_log').selectAll().where('action', '=', 'package.approve').where('target_id', '=', String(ids[0])).executeTakeFirstOrThrow();
+    const ev = await t.db
+      .selectFrom('package_events')
+      .selectAll()
+      .where('package_id', '=', ids[0]!)
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(ev).toMatchObject({
+      from_status: 'Pending Approval',
+      to_status: 'Approved',
+      actor: 'test-approver',
+      reason: 'reviewed findings',
+    });
+    const audit = await t.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'package.approve')
+      .where('target_id', '=', String(ids[0]))
+      .executeTakeFirstOrThrow();
     expect(audit.actor_id).toBe(t.users.approver.id);
   });
 
   it('approves without a body using a default reason', async () => {
-    const r = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[1]}/approve`, headers: bearer(t.tokens.admin) });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${ids[1]}/approve`,
+      headers: bearer(t.tokens.admin),
+    });
     expect(r.statusCode, r.body).toBe(200);
   });
 
   it('needs a reason to reject, and records it', async () => {
-    const none = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[2]}/reject`, headers: bearer(t.tokens.approver), payload: {} });
+    const none = await t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${ids[2]}/reject`,
+      headers: bearer(t.tokens.approver),
+      payload: {},
+    });
     expect(none.statusCode).toBe(400);
-    const empty = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[2]}/reject`, headers: bearer(t.tokens.approver), payload: { reason: '' } });
+    const empty = await t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${ids[2]}/reject`,
+      headers: bearer(t.tokens.approver),
+      payload: { reason: '' },
+    });
     expect(empty.statusCode).toBe(400);
-    const r = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[2]}/reject`, headers: bearer(t.tokens.approver), payload: { reason: 'typosquat' } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${ids[2]}/reject`,
+      headers: bearer(t.tokens.approver),
+      payload: { reason: 'typosquat' },
+    });
     expect(r.json()).toEqual({ package_id: ids[2], outcome: 'rejected', status: 'Rejected' });
-    const st = await t.db.selectFrom('package_status').selectAll().where('package_id', '=', ids[2]!).executeTakeFirstOrThrow();
-    expect(st).toMatchObject({ rejection_kind: 'approver', rejection_reason: 'typosquat', rejected_by: t.users.approver.id });
+    const st = await t.db
+      .selectFrom('package_status')
+      .selectAll()
+      .where('package_id', '=', ids[2]!)
+      .executeTakeFirstOrThrow();
+    expect(st).toMatchObject({
+      rejection_kind: 'approver',
+      rejection_reason: 'typosquat',
+      rejected_by: t.users.approver.id,
+    });
   });
 
   it('answers 409 for a package not pending and 404 for an unknown one', async () => {
-    const r = await t.app.inject({ method: 'POST', url: `/api/approvals/${ids[0]}/approve`, headers: bearer(t.tokens.approver), payload: {} });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${ids[0]}/approve`,
+      headers: bearer(t.tokens.approver),
+      payload: {},
+    });
     expect(r.statusCode).toBe(409);
     expect(r.json().error).toMatchObject({ code: 'ERR_NOT_PENDING', details: { status: 'Approved' } });
-    expect((await t.app.inject({ method: 'POST', url: '/api/approvals/77777777/reject', headers: bearer(t.tokens.approver), payload: { reason: 'x' } })).statusCode).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/approvals/77777777/reject',
+          headers: bearer(t.tokens.approver),
+          payload: { reason: 'x' },
+        })
+      ).statusCode,
+    ).toBe(404);
   });
 
   it('decides a batch, reporting packages that were not pending as skipped', async () => {
@@ -467,15 +833,29 @@ describe('approvals and the package report', () => {
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ approved: 2, rejected: 0, skipped: 1 });
     expect(r.json().results).toContainEqual({ package_id: ids[0], outcome: 'skipped', status: 'Approved' });
-    const noReason = await t.app.inject({ method: 'POST', url: '/api/approvals/batch', headers: bearer(t.tokens.approver), payload: { package_ids: [ids[5]], decision: 'reject' } });
+    const noReason = await t.app.inject({
+      method: 'POST',
+      url: '/api/approvals/batch',
+      headers: bearer(t.tokens.approver),
+      payload: { package_ids: [ids[5]], decision: 'reject' },
+    });
     expect(noReason.statusCode).toBe(400);
     expect(noReason.json().error.code).toBe('ERR_REASON_REQUIRED');
-    const bad = await t.app.inject({ method: 'POST', url: '/api/approvals/batch', headers: bearer(t.tokens.approver), payload: { package_ids: [], decision: 'approve' } });
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/api/approvals/batch',
+      headers: bearer(t.tokens.approver),
+      payload: { package_ids: [], decision: 'approve' },
+    });
     expect(bad.json().error.code).toBe('ERR_VALIDATION');
   });
 
   it('shows the package report to its requester and approvers, with scan findings and history', async () => {
-    const r = await t.app.inject({ method: 'GET', url: `/api/packages/${ids[0]}/report`, headers: bearer(t.tokens.user) });
+    const r = await t.app.inject({
+      method: 'GET',
+      url: `/api/packages/${ids[0]}/report`,
+      headers: bearer(t.tokens.user),
+    });
     expect(r.statusCode).toBe(200);
     const rep = r.json();
     expect(rep.package).toMatchObject({ id: ids[0], name: expect.any(String) });
@@ -487,58 +867,155 @@ describe('approvals and the package report', () => {
     expect(rep.events.map((e: { to: string }) => e.to)).toEqual(['Requested', 'Approved']);
     const other = (await upload(t.tokens.approver, generatedLockfile(1, 'report-other'))).json().request_id;
     const [otherId] = await packageIdsOf(other);
-    const hidden = await t.app.inject({ method: 'GET', url: `/api/packages/${otherId}/report`, headers: bearer(t.tokens.user) });
+    const hidden = await t.app.inject({
+      method: 'GET',
+      url: `/api/packages/${otherId}/report`,
+      headers: bearer(t.tokens.user),
+    });
     expect(hidden.statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'GET', url: `/api/packages/${otherId}/report`, headers: bearer(t.tokens.approver) })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/api/packages/88888888/report', headers: bearer(t.tokens.admin) })).statusCode).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: 'GET',
+          url: `/api/packages/${otherId}/report`,
+          headers: bearer(t.tokens.approver),
+        })
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/packages/88888888/report', headers: bearer(t.tokens.admin) }))
+        .statusCode,
+    ).toBe(404);
   });
 });
 
 describe('admin: users', () => {
   it('creates users, refuses duplicates, lists them without password hashes', async () => {
-    const r = await t.app.inject({ method: 'POST', url: '/api/admin/users', headers: bearer(t.tokens.admin), payload: { username: 'carol', password: 'a long password', role: 'approver' } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/users',
+      headers: bearer(t.tokens.admin),
+      payload: { username: 'carol', password: 'a long password', role: 'approver' },
+    });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ username: 'carol', role: 'approver', disabled: false });
-    const dup = await t.app.inject({ method: 'POST', url: '/api/admin/users', headers: bearer(t.tokens.admin), payload: { username: 'carol', password: 'a long password', role: 'user' } });
+    const dup = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/users',
+      headers: bearer(t.tokens.admin),
+      payload: { username: 'carol', password: 'a long password', role: 'user' },
+    });
     expect(dup.statusCode).toBe(409);
     expect(dup.json().error.code).toBe('ERR_USER_EXISTS');
-    const short = await t.app.inject({ method: 'POST', url: '/api/admin/users', headers: bearer(t.tokens.admin), payload: { username: 'dave', password: 'short', role: 'user' } });
+    const short = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/users',
+      headers: bearer(t.tokens.admin),
+      payload: { username: 'dave', password: 'short', role: 'user' },
+    });
     expect(short.statusCode).toBe(400);
     const list = await t.app.inject({ method: 'GET', url: '/api/admin/users', headers: bearer(t.tokens.admin) });
     expect(list.json().users.map((u: { username: string }) => u.username)).toContain('carol');
     expect(list.body).not.toContain('scrypt');
-    const login = await t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'carol', password: 'a long password' } });
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: 'carol', password: 'a long password' },
+    });
     expect(login.statusCode).toBe(200);
   });
 
   it('changes roles, disables users (their tokens stop working) and resets passwords, all audited', async () => {
     const u = await createUser(t.db, { username: 'erin', password: PASSWORD, role: 'user' });
     const token = t.tokenFor(u);
-    const promote = await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${u.id}`, headers: bearer(t.tokens.admin), payload: { role: 'approver' } });
+    const promote = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${u.id}`,
+      headers: bearer(t.tokens.admin),
+      payload: { role: 'approver' },
+    });
     expect(promote.json()).toMatchObject({ role: 'approver' });
-    expect((await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode).toBe(200);
-    const disable = await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${u.id}`, headers: bearer(t.tokens.admin), payload: { disabled: true } });
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
+    ).toBe(200);
+    const disable = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${u.id}`,
+      headers: bearer(t.tokens.admin),
+      payload: { disabled: true },
+    });
     expect(disable.json()).toMatchObject({ disabled: true });
     const after = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(token) });
     expect(after.statusCode).toBe(401);
-    await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${u.id}`, headers: bearer(t.tokens.admin), payload: { disabled: false, password: 'a brand new password' } });
-    expect((await t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'erin', password: 'a brand new password' } })).statusCode).toBe(200);
-    const audits = await t.db.selectFrom('audit_log').select('details').where('action', '=', 'user.update').where('target_id', '=', String(u.id)).execute();
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${u.id}`,
+      headers: bearer(t.tokens.admin),
+      payload: { disabled: false, password: 'a brand new password' },
+    });
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          payload: { username: 'erin', password: 'a brand new password' },
+        })
+      ).statusCode,
+    ).toBe(200);
+    const audits = await t.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('action', '=', 'user.update')
+      .where('target_id', '=', String(u.id))
+      .execute();
     expect(audits).toHaveLength(3);
     expect(JSON.stringify(audits)).not.toContain('a brand new password');
-    expect((await t.app.inject({ method: 'PATCH', url: '/api/admin/users/99999', headers: bearer(t.tokens.admin), payload: { role: 'user' } })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${u.id}`, headers: bearer(t.tokens.admin), payload: {} })).statusCode).toBe(400);
+    expect(
+      (
+        await t.app.inject({
+          method: 'PATCH',
+          url: '/api/admin/users/99999',
+          headers: bearer(t.tokens.admin),
+          payload: { role: 'user' },
+        })
+      ).statusCode,
+    ).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: 'PATCH',
+          url: `/api/admin/users/${u.id}`,
+          headers: bearer(t.tokens.admin),
+          payload: {},
+        })
+      ).statusCode,
+    ).toBe(400);
   });
 
   it('never leaves the system without an enabled admin', async () => {
-    const admins = await t.db.selectFrom('users').select('id').where('role', '=', 'admin').where('disabled', '=', false).execute();
+    const admins = await t.db
+      .selectFrom('users')
+      .select('id')
+      .where('role', '=', 'admin')
+      .where('disabled', '=', false)
+      .execute();
     for (const a of admins.filter((x) => x.id !== t.users.admin.id)) {
       await t.db.updateTable('users').set({ disabled: true }).where('id', '=', a.id).execute();
     }
-    const r = await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${t.users.admin.id}`, headers: bearer(t.tokens.admin), payload: { role: 'user' } });
+    const r = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${t.users.admin.id}`,
+      headers: bearer(t.tokens.admin),
+      payload: { role: 'user' },
+    });
     expect(r.statusCode).toBe(409);
     expect(r.json().error.code).toBe('ERR_LAST_ADMIN');
-    const d = await t.app.inject({ method: 'PATCH', url: `/api/admin/users/${t.users.admin.id}`, headers: bearer(t.tokens.admin), payload: { disabled: true } });
+    const d = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${t.users.admin.id}`,
+      headers: bearer(t.tokens.admin),
+      payload: { disabled: true },
+    });
     expect(d.statusCode).toBe(409);
   });
 });
@@ -548,79 +1025,163 @@ describe('admin: licence policy', () => {
 
   it('lists the policy and shows one licence with its usage', async () => {
     const list = (await t.app.inject({ method: 'GET', url: '/api/admin/licenses', headers: h() })).json();
-    expect(list.licenses.find((l: { spdx_id: string }) => l.spdx_id === 'MIT')).toMatchObject({ tier: 'always_allowed' });
+    expect(list.licenses.find((l: { spdx_id: string }) => l.spdx_id === 'MIT')).toMatchObject({
+      tier: 'always_allowed',
+    });
     const one = await t.app.inject({ method: 'GET', url: '/api/admin/licenses/mit', headers: h() });
     expect(one.json()).toMatchObject({ spdx_id: 'MIT', packages_using: expect.any(Number) });
-    expect((await t.app.inject({ method: 'GET', url: '/api/admin/licenses/LicenseRef-nope', headers: h() })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/admin/licenses/LicenseRef-nope', headers: h() })).statusCode,
+    ).toBe(404);
   });
 
   it('adds licences with valid SPDX ids only, in their canonical spelling', async () => {
-    const r = await t.app.inject({ method: 'POST', url: '/api/admin/licenses', headers: h(), payload: { spdx_id: 'apache-1.1', name: 'Apache 1.1', tier: 'allowed' } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/licenses',
+      headers: h(),
+      payload: { spdx_id: 'apache-1.1', name: 'Apache 1.1', tier: 'allowed' },
+    });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ spdx_id: 'Apache-1.1', tier: 'allowed' });
     for (const spdx_id of ['LicenseRef-acme-eula', 'GPL-2.0-only WITH Classpath-exception-2.0', 'GPL-2.0+']) {
-      const ok = await t.app.inject({ method: 'POST', url: '/api/admin/licenses', headers: h(), payload: { spdx_id, name: spdx_id, tier: 'avoid' } });
+      const ok = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/licenses',
+        headers: h(),
+        payload: { spdx_id, name: spdx_id, tier: 'avoid' },
+      });
       expect(ok.statusCode, ok.body).toBe(201);
     }
     for (const spdx_id of ['NOT-A-LICENSE', 'MIT WITH Nonsense-exception', 'MIT OR ISC', '../etc']) {
-      const bad = await t.app.inject({ method: 'POST', url: '/api/admin/licenses', headers: h(), payload: { spdx_id, name: 'x', tier: 'avoid' } });
+      const bad = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/licenses',
+        headers: h(),
+        payload: { spdx_id, name: 'x', tier: 'avoid' },
+      });
       expect(bad.statusCode, spdx_id).toBe(400);
       expect(bad.json().error.code).toBe('ERR_INVALID_SPDX_ID');
     }
-    const tier = await t.app.inject({ method: 'POST', url: '/api/admin/licenses', headers: h(), payload: { spdx_id: 'Zed', name: 'x', tier: 'maybe' } });
+    const tier = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/licenses',
+      headers: h(),
+      payload: { spdx_id: 'Zed', name: 'x', tier: 'maybe' },
+    });
     expect(tier.json().error.code).toBe('ERR_VALIDATION');
-    const dup = await t.app.inject({ method: 'POST', url: '/api/admin/licenses', headers: h(), payload: { spdx_id: 'mit', name: 'MIT', tier: 'allowed' } });
+    const dup = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/licenses',
+      headers: h(),
+      payload: { spdx_id: 'mit', name: 'MIT', tier: 'allowed' },
+    });
     expect(dup.statusCode).toBe(409);
     expect(dup.json().error.code).toBe('ERR_LICENSE_EXISTS');
   });
 
   it('changes a tier and audits the before and after', async () => {
-    const r = await t.app.inject({ method: 'PATCH', url: '/api/admin/licenses/Apache-1.1', headers: h(), payload: { tier: 'blocked', notes: 'legal review' } });
+    const r = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/admin/licenses/Apache-1.1',
+      headers: h(),
+      payload: { tier: 'blocked', notes: 'legal review' },
+    });
     expect(r.json()).toMatchObject({ tier: 'blocked', notes: 'legal review' });
-    const a = await t.db.selectFrom('audit_log').select('details').where('action', '=', 'license.update').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const a = await t.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('action', '=', 'license.update')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
     expect(a.details).toMatchObject({ from: { tier: 'allowed' }, to: { tier: 'blocked' } });
   });
 
   it('refuses to delete a licence packages use unless forced', async () => {
-    const id = (await upload(t.tokens.user, { lockfileVersion: 3, packages: { 'node_modules/isc-user': { version: '1.0.0', license: 'ISC' } } })).json().request_id;
+    const id = (
+      await upload(t.tokens.user, {
+        lockfileVersion: 3,
+        packages: { 'node_modules/isc-user': { version: '1.0.0', license: 'ISC' } },
+      })
+    ).json().request_id;
     const [pid] = await packageIdsOf(id);
     await setStatus(t.db, [pid!], 'Pending Approval', { license_expression: '(ISC OR GPL-2.0+)' });
     // The fixtures uploaded earlier declare ISC too (not yet evaluated): they count as well.
-    const using = (await t.app.inject({ method: 'GET', url: '/api/admin/licenses/ISC', headers: h() })).json().packages_using;
+    const using = (await t.app.inject({ method: 'GET', url: '/api/admin/licenses/ISC', headers: h() })).json()
+      .packages_using;
     expect(using).toBeGreaterThan(1);
     const r = await t.app.inject({ method: 'DELETE', url: '/api/admin/licenses/ISC', headers: h() });
     expect(r.statusCode).toBe(409);
     expect(r.json().error).toMatchObject({ code: 'ERR_LICENSE_IN_USE', details: { packages: using } });
     // GPL-2.0+ references GPL-2.0 too (counted via the expression), and Apache-1.1 is unused.
-    expect((await t.app.inject({ method: 'DELETE', url: '/api/admin/licenses/Apache-1.1', headers: h() })).statusCode).toBe(204);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: '/api/admin/licenses/Apache-1.1', headers: h() })).statusCode,
+    ).toBe(204);
     const forced = await t.app.inject({ method: 'DELETE', url: '/api/admin/licenses/ISC?force=true', headers: h() });
     expect(forced.statusCode).toBe(204);
     expect((await t.app.inject({ method: 'GET', url: '/api/admin/licenses/ISC', headers: h() })).statusCode).toBe(404);
-    const a = await t.db.selectFrom('audit_log').select('details').where('action', '=', 'license.delete').where('target_id', '=', 'ISC').executeTakeFirstOrThrow();
+    const a = await t.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('action', '=', 'license.delete')
+      .where('target_id', '=', 'ISC')
+      .executeTakeFirstOrThrow();
     expect(a.details).toMatchObject({ force: true, packages_using: using });
   });
 });
 
 describe('admin: audit log', () => {
   it('lists entries newest first with action, actor and time filters and pagination', async () => {
-    const all = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?page_size=500', headers: bearer(t.tokens.admin) })).json();
+    const all = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/audit?page_size=500', headers: bearer(t.tokens.admin) })
+    ).json();
     expect(all.total).toBeGreaterThan(10);
     const ids = all.entries.map((e: { id: number }) => e.id);
     expect([...ids].sort((a: number, b: number) => b - a)).toEqual(ids);
-    const logins = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?action=auth.login', headers: bearer(t.tokens.admin) })).json();
+    const logins = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/audit?action=auth.login', headers: bearer(t.tokens.admin) })
+    ).json();
     expect(logins.entries.every((e: { action: string }) => e.action === 'auth.login')).toBe(true);
-    const pkg = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?action=package.*', headers: bearer(t.tokens.admin) })).json();
-    expect(new Set(pkg.entries.map((e: { action: string }) => e.action))).toEqual(new Set(['package.approve', 'package.reject']));
-    const byActor = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?actor=test-approver&limit=500', headers: bearer(t.tokens.admin) })).json();
+    const pkg = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/audit?action=package.*', headers: bearer(t.tokens.admin) })
+    ).json();
+    expect(new Set(pkg.entries.map((e: { action: string }) => e.action))).toEqual(
+      new Set(['package.approve', 'package.reject']),
+    );
+    const byActor = (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/admin/audit?actor=test-approver&limit=500',
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(byActor.entries.length).toBeGreaterThan(0);
     expect(byActor.entries.every((e: { actor_username: string }) => e.actor_username === 'test-approver')).toBe(true);
-    const future = (await t.app.inject({ method: 'GET', url: `/api/admin/audit?from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}`, headers: bearer(t.tokens.admin) })).json();
+    const future = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/admin/audit?from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}`,
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(future.total).toBe(0);
-    const past = (await t.app.inject({ method: 'GET', url: `/api/admin/audit?to=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}`, headers: bearer(t.tokens.admin) })).json();
+    const past = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/admin/audit?to=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}`,
+        headers: bearer(t.tokens.admin),
+      })
+    ).json();
     expect(past.total).toBe(0);
-    const page = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?page=2&page_size=3', headers: bearer(t.tokens.admin) })).json();
+    const page = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/audit?page=2&page_size=3', headers: bearer(t.tokens.admin) })
+    ).json();
     expect(page.entries.map((e: { id: number }) => e.id)).toEqual(ids.slice(3, 6));
-    const bad = await t.app.inject({ method: 'GET', url: '/api/admin/audit?from=yesterday', headers: bearer(t.tokens.admin) });
+    const bad = await t.app.inject({
+      method: 'GET',
+      url: '/api/admin/audit?from=yesterday',
+      headers: bearer(t.tokens.admin),
+    });
     expect(bad.json().error.code).toBe('ERR_VALIDATION');
   });
 });
@@ -653,7 +1214,9 @@ describe('operations', () => {
     const r = await t.app.inject({ method: 'GET', url: '/metrics' });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toContain('text/plain');
-    expect(r.body).toMatch(/spm_http_request_duration_seconds_count\{method="GET",route="\/health",status_code="200"\} \d+/);
+    expect(r.body).toMatch(
+      /spm_http_request_duration_seconds_count\{method="GET",route="\/health",status_code="200"\} \d+/,
+    );
     expect(r.body).toMatch(/spm_queue_depth \d+/);
     expect(r.body).toMatch(/spm_packages\{status="Requested"\} [1-9]\d*/);
     expect(r.body).toMatch(/spm_workers_alive \d+/);
@@ -662,12 +1225,15 @@ describe('operations', () => {
   it('serves the OpenAPI document and UI at /docs, with a schema for every response', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(doc.openapi).toMatch(/^3\./);
-    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>).filter(([p]) => p.startsWith('/api/'));
+    const ops = Object.entries(
+      doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>,
+    ).filter(([p]) => p.startsWith('/api/'));
     expect(ops.length).toBeGreaterThan(15);
     for (const [path, methods] of ops) {
       for (const [m, op] of Object.entries(methods)) {
         expect(Object.keys(op.responses), `${m} ${path}`).toEqual(expect.arrayContaining(['500']));
-        if (path !== '/api/auth/login') expect(Object.keys(op.responses), `${m} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+        if (path !== '/api/auth/login')
+          expect(Object.keys(op.responses), `${m} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
       }
     }
     const ui = await t.app.inject({ method: 'GET', url: '/docs/' });
@@ -696,7 +1262,9 @@ describe('operations', () => {
       await db.destroy();
       const r = await broken.inject({ method: 'GET', url: '/api/packages/requests', headers: bearer(t.tokens.admin) });
       expect(r.statusCode).toBeGreaterThanOrEqual(500);
-      expect(r.json()).toEqual({ error: { code: r.statusCode === 503 ? 'ERR_DB_UNAVAILABLE' : 'ERR_INTERNAL', message: expect.any(String) } });
+      expect(r.json()).toEqual({
+        error: { code: r.statusCode === 503 ? 'ERR_DB_UNAVAILABLE' : 'ERR_INTERNAL', message: expect.any(String) },
+      });
       expect(r.body).not.toMatch(/pool|stack|at .*\.js/i);
     } finally {
       await broken.close();

@@ -22,7 +22,14 @@ let packageId: number;
 let counter = 0;
 
 const routes: RouteCase[] = [
-  { method: 'POST', path: '/api/auth/login', url: () => '/api/auth/login', min: 'public', ok: 401, payload: () => ({ username: 'nobody', password: 'x' }) },
+  {
+    method: 'POST',
+    path: '/api/auth/login',
+    url: () => '/api/auth/login',
+    min: 'public',
+    ok: 401,
+    payload: () => ({ username: 'nobody', password: 'x' }),
+  },
   { method: 'GET', path: '/api/auth/me', url: () => '/api/auth/me', min: 'user', ok: 200 },
   {
     method: 'POST',
@@ -33,7 +40,13 @@ const routes: RouteCase[] = [
     payload: () => generatedLockfile(3, 'matrix'),
   },
   { method: 'GET', path: '/api/packages/requests', url: () => '/api/packages/requests', min: 'user', ok: 200 },
-  { method: 'GET', path: '/api/packages/requests/{id}', url: () => `/api/packages/requests/${requestId}`, min: 'user', ok: 200 },
+  {
+    method: 'GET',
+    path: '/api/packages/requests/{id}',
+    url: () => `/api/packages/requests/${requestId}`,
+    min: 'user',
+    ok: 200,
+  },
   {
     method: 'GET',
     path: '/api/packages/requests/{id}/processing-status',
@@ -41,9 +54,28 @@ const routes: RouteCase[] = [
     min: 'user',
     ok: 200,
   },
-  { method: 'GET', path: '/api/packages/processing/status', url: () => '/api/packages/processing/status', min: 'user', ok: 200 },
-  { method: 'POST', path: '/api/packages/processing/retry', url: () => '/api/packages/processing/retry', min: 'admin', ok: 200, payload: () => ({}) },
-  { method: 'GET', path: '/api/packages/{packageId}/report', url: () => `/api/packages/${packageId}/report`, min: 'user', ok: 200 },
+  {
+    method: 'GET',
+    path: '/api/packages/processing/status',
+    url: () => '/api/packages/processing/status',
+    min: 'user',
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/api/packages/processing/retry',
+    url: () => '/api/packages/processing/retry',
+    min: 'admin',
+    ok: 200,
+    payload: () => ({}),
+  },
+  {
+    method: 'GET',
+    path: '/api/packages/{packageId}/report',
+    url: () => `/api/packages/${packageId}/report`,
+    min: 'user',
+    ok: 200,
+  },
   { method: 'GET', path: '/api/approvals/pending', url: () => '/api/approvals/pending', min: 'approver', ok: 200 },
   {
     method: 'POST',
@@ -78,7 +110,14 @@ const routes: RouteCase[] = [
     ok: 201,
     payload: () => ({ username: `matrix-${++counter}`, password: 'long enough password', role: 'user' }),
   },
-  { method: 'PATCH', path: '/api/admin/users/{id}', url: () => `/api/admin/users/${t.users.user.id}`, min: 'admin', ok: 200, payload: () => ({ role: 'user' }) },
+  {
+    method: 'PATCH',
+    path: '/api/admin/users/{id}',
+    url: () => `/api/admin/users/${t.users.user.id}`,
+    min: 'admin',
+    ok: 200,
+    payload: () => ({ role: 'user' }),
+  },
   { method: 'GET', path: '/api/admin/licenses/', url: () => '/api/admin/licenses', min: 'admin', ok: 200 },
   {
     method: 'POST',
@@ -89,8 +128,21 @@ const routes: RouteCase[] = [
     payload: () => ({ spdx_id: `LicenseRef-matrix-${++counter}`, name: 'Matrix', tier: 'avoid' }),
   },
   { method: 'GET', path: '/api/admin/licenses/{spdxId}', url: () => '/api/admin/licenses/MIT', min: 'admin', ok: 200 },
-  { method: 'PATCH', path: '/api/admin/licenses/{spdxId}', url: () => '/api/admin/licenses/MIT', min: 'admin', ok: 200, payload: () => ({ notes: 'matrix' }) },
-  { method: 'DELETE', path: '/api/admin/licenses/{spdxId}', url: () => '/api/admin/licenses/LicenseRef-absent', min: 'admin', ok: 404 },
+  {
+    method: 'PATCH',
+    path: '/api/admin/licenses/{spdxId}',
+    url: () => '/api/admin/licenses/MIT',
+    min: 'admin',
+    ok: 200,
+    payload: () => ({ notes: 'matrix' }),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/admin/licenses/{spdxId}',
+    url: () => '/api/admin/licenses/LicenseRef-absent',
+    min: 'admin',
+    ok: 404,
+  },
   { method: 'GET', path: '/api/admin/audit/', url: () => '/api/admin/audit', min: 'admin', ok: 200 },
   { method: 'GET', path: '/health', url: () => '/health', min: 'public', ok: 200 },
   { method: 'GET', path: '/ready', url: () => '/ready', min: 'public', ok: 200 },
@@ -102,15 +154,26 @@ const RANK = { public: 0, user: 1, approver: 2, admin: 3 } as const;
 beforeAll(async () => {
   // The login route is called many times here from one address; its rate limit has its own test.
   t = await setupApp({ LOGIN_RATE_LIMIT: '1000' });
-  const up = await t.app.inject({ method: 'POST', url: '/api/packages/upload', headers: bearer(t.tokens.user), payload: generatedLockfile(5, 'seed') });
+  const up = await t.app.inject({
+    method: 'POST',
+    url: '/api/packages/upload',
+    headers: bearer(t.tokens.user),
+    payload: generatedLockfile(5, 'seed'),
+  });
   requestId = up.json().request_id;
-  const pkg = await t.db.selectFrom('request_packages').select('package_id').where('request_id', '=', requestId).executeTakeFirstOrThrow();
+  const pkg = await t.db
+    .selectFrom('request_packages')
+    .select('package_id')
+    .where('request_id', '=', requestId)
+    .executeTakeFirstOrThrow();
   packageId = pkg.package_id;
 });
 afterAll(async () => t?.close());
 
 it('covers every route of the OpenAPI document under /api and the ops endpoints', async () => {
-  const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+  const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+    paths: Record<string, Record<string, unknown>>;
+  };
   const documented = Object.entries(doc.paths)
     .filter(([p]) => p.startsWith('/api/') || ['/health', '/ready', '/metrics'].includes(p))
     .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
@@ -135,14 +198,22 @@ describe.each(routes)('$method $path', (route) => {
   });
 
   it('with a malformed token', async () => {
-    for (const authorization of ['Bearer not-a-jwt', 'Bearer a.b.c', 'Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${t.tokens.admin}x`]) {
+    for (const authorization of [
+      'Bearer not-a-jwt',
+      'Bearer a.b.c',
+      'Basic dXNlcjpwYXNz',
+      'Bearer',
+      `Bearer ${t.tokens.admin}x`,
+    ]) {
       const r = await call({ authorization });
       expect(r.statusCode, authorization).toBe(denied);
     }
   });
 
   it('with a token signed by another secret', async () => {
-    expect((await call(bearer(expiredToken(t.users.admin, 'another-secret-another-secret-another'))))).toMatchObject({ statusCode: denied });
+    expect(await call(bearer(expiredToken(t.users.admin, 'another-secret-another-secret-another')))).toMatchObject({
+      statusCode: denied,
+    });
   });
 
   it('with an expired token', async () => {
@@ -152,7 +223,11 @@ describe.each(routes)('$method $path', (route) => {
   });
 
   it('with the token of a disabled admin', async () => {
-    const u = await createUser(t.db, { username: `disabled-${++counter}`, password: 'long enough password', role: 'admin' });
+    const u = await createUser(t.db, {
+      username: `disabled-${++counter}`,
+      password: 'long enough password',
+      role: 'admin',
+    });
     const token = t.tokenFor(u);
     await updateUser(t.db, u.id, { disabled: true });
     expect((await call(bearer(token))).statusCode).toBe(denied);
@@ -169,38 +244,86 @@ describe.each(routes)('$method $path', (route) => {
 });
 
 it('a user can never approve, reject, retry or edit policy, even for their own packages', async () => {
-  await t.db.updateTable('package_status').set({ status: 'Pending Approval' }).where('package_id', '=', packageId).execute();
+  await t.db
+    .updateTable('package_status')
+    .set({ status: 'Pending Approval' })
+    .where('package_id', '=', packageId)
+    .execute();
   const h = bearer(t.tokens.user);
   const attempts = [
-    t.app.inject({ method: 'POST', url: `/api/approvals/${packageId}/approve`, headers: h, payload: { reason: 'mine' } }),
-    t.app.inject({ method: 'POST', url: `/api/approvals/${packageId}/reject`, headers: h, payload: { reason: 'mine' } }),
-    t.app.inject({ method: 'POST', url: '/api/approvals/batch', headers: h, payload: { package_ids: [packageId], decision: 'approve' } }),
-    t.app.inject({ method: 'POST', url: '/api/packages/processing/retry', headers: h, payload: { request_id: requestId } }),
+    t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${packageId}/approve`,
+      headers: h,
+      payload: { reason: 'mine' },
+    }),
+    t.app.inject({
+      method: 'POST',
+      url: `/api/approvals/${packageId}/reject`,
+      headers: h,
+      payload: { reason: 'mine' },
+    }),
+    t.app.inject({
+      method: 'POST',
+      url: '/api/approvals/batch',
+      headers: h,
+      payload: { package_ids: [packageId], decision: 'approve' },
+    }),
+    t.app.inject({
+      method: 'POST',
+      url: '/api/packages/processing/retry',
+      headers: h,
+      payload: { request_id: requestId },
+    }),
     t.app.inject({ method: 'PATCH', url: '/api/admin/licenses/MIT', headers: h, payload: { tier: 'blocked' } }),
     t.app.inject({ method: 'DELETE', url: '/api/admin/licenses/MIT?force=true', headers: h }),
-    t.app.inject({ method: 'PATCH', url: `/api/admin/users/${t.users.user.id}`, headers: h, payload: { role: 'admin' } }),
+    t.app.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${t.users.user.id}`,
+      headers: h,
+      payload: { role: 'admin' },
+    }),
   ];
   for (const r of await Promise.all(attempts)) expect(r.statusCode).toBe(403);
-  const st = await t.db.selectFrom('package_status').select('status').where('package_id', '=', packageId).executeTakeFirstOrThrow();
+  const st = await t.db
+    .selectFrom('package_status')
+    .select('status')
+    .where('package_id', '=', packageId)
+    .executeTakeFirstOrThrow();
   expect(st.status).toBe('Pending Approval');
-  const mit = await t.db.selectFrom('supported_licenses').select('tier').where('spdx_id', '=', 'MIT').executeTakeFirstOrThrow();
+  const mit = await t.db
+    .selectFrom('supported_licenses')
+    .select('tier')
+    .where('spdx_id', '=', 'MIT')
+    .executeTakeFirstOrThrow();
   expect(mit.tier).toBe('always_allowed');
   const me = await t.db.selectFrom('users').select('role').where('id', '=', t.users.user.id).executeTakeFirstOrThrow();
   expect(me.role).toBe('user');
 });
 
 it('a role change applies to existing tokens at once', async () => {
-  const u = await createUser(t.db, { username: `promoted-${++counter}`, password: 'long enough password', role: 'user' });
+  const u = await createUser(t.db, {
+    username: `promoted-${++counter}`,
+    password: 'long enough password',
+    role: 'user',
+  });
   const token = t.tokenFor(u);
-  expect((await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode).toBe(403);
+  expect(
+    (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
+  ).toBe(403);
   await updateUser(t.db, u.id, { role: 'approver' });
-  expect((await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode).toBe(200);
+  expect(
+    (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
+  ).toBe(200);
 });
 
 it('protects the HEAD twin of every GET route the same way', async () => {
   for (const route of routes.filter((r) => r.method === 'GET' && r.min !== 'public')) {
     expect((await t.app.inject({ method: 'HEAD', url: route.url() })).statusCode, route.path).toBe(401);
     const expected = RANK.user >= RANK[route.min] ? 200 : 403;
-    expect((await t.app.inject({ method: 'HEAD', url: route.url(), headers: bearer(t.tokens.user) })).statusCode, route.path).toBe(expected);
+    expect(
+      (await t.app.inject({ method: 'HEAD', url: route.url(), headers: bearer(t.tokens.user) })).statusCode,
+      route.path,
+    ).toBe(expected);
   }
 });

@@ -82,7 +82,17 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err!.code).toBe('ERR_CONFIG');
     expect(err!.message).toMatch(/^Invalid environment: /);
-    for (const key of ['DATABASE_URL', 'JWT_SECRET', 'PORT=abc', 'UPLOAD_MAX_BYTES=-1', 'LOG_LEVEL=loud', 'LOG_FORMAT=xml', 'TARGET_REGISTRY_URL=ftp://x', 'JWT_EXPIRES_IN=forever', 'ADMIN_USERNAME and ADMIN_PASSWORD']) {
+    for (const key of [
+      'DATABASE_URL',
+      'JWT_SECRET',
+      'PORT=abc',
+      'UPLOAD_MAX_BYTES=-1',
+      'LOG_LEVEL=loud',
+      'LOG_FORMAT=xml',
+      'TARGET_REGISTRY_URL=ftp://x',
+      'JWT_EXPIRES_IN=forever',
+      'ADMIN_USERNAME and ADMIN_PASSWORD',
+    ]) {
       expect(err!.message).toContain(key);
     }
     expect(err!.message).not.toContain('hunter2');
@@ -91,7 +101,9 @@ describe('loadConfig', () => {
 
   it('requires DATABASE_URL and JWT_SECRET outside development', () => {
     expect(() => loadConfig({})).toThrow(/DATABASE_URL is required.*JWT_SECRET is required/);
-    expect(() => loadConfig({ DATABASE_URL: base.DATABASE_URL, NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+    expect(() => loadConfig({ DATABASE_URL: base.DATABASE_URL, NODE_ENV: 'production' })).toThrow(
+      /JWT_SECRET is required/,
+    );
   });
 
   it('allows a missing JWT_SECRET in development only', () => {

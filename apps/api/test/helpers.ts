@@ -39,7 +39,8 @@ export async function setupApp(env: Record<string, string> = {}): Promise<TestAp
   const app = await buildApp(config, { db: tdb.db, logger: false });
   const users = {} as Record<Role, PublicUser>;
   const tokens = {} as Record<Role, string>;
-  const tokenFor = (u: { id: number; username: string; role: Role }) => app.jwt.sign({ sub: String(u.id), username: u.username, role: u.role });
+  const tokenFor = (u: { id: number; username: string; role: Role }) =>
+    app.jwt.sign({ sub: String(u.id), username: u.username, role: u.role });
   for (const role of ['user', 'approver', 'admin'] as const) {
     users[role] = await createUser(tdb.db, { username: `test-${role}`, password: PASSWORD, role });
     tokens[role] = tokenFor(users[role]);
@@ -70,12 +71,24 @@ export function expiredToken(user: { id: number; username: string; role: Role },
 }
 
 /** Row counts of every table an upload writes, to prove a rejected upload wrote nothing. */
-const COUNTED = ['requests', 'packages', 'request_packages', 'package_status', 'package_events', 'users', 'supported_licenses', 'audit_log'] as const;
+const COUNTED = [
+  'requests',
+  'packages',
+  'request_packages',
+  'package_status',
+  'package_events',
+  'users',
+  'supported_licenses',
+  'audit_log',
+] as const;
 
 export async function writeCounts(db: DB): Promise<Record<(typeof COUNTED)[number], number>> {
   const out = {} as Record<(typeof COUNTED)[number], number>;
   for (const t of COUNTED) {
-    const r = await db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await db
+      .selectFrom(t)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     out[t] = Number(r.n);
   }
   return out;
@@ -102,7 +115,12 @@ export function generatedLockfile(n: number, prefix = 'pkg'): Record<string, unk
 }
 
 /** Moves packages straight to a status (as the worker would have), for tests of the read side. */
-export async function setStatus(db: DB, packageIds: number[], status: string, patch: Record<string, unknown> = {}): Promise<void> {
+export async function setStatus(
+  db: DB,
+  packageIds: number[],
+  status: string,
+  patch: Record<string, unknown> = {},
+): Promise<void> {
   await db
     .updateTable('package_status')
     .set({ status, locked_by: null, locked_until: null, ...patch })

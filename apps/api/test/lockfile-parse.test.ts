@@ -7,10 +7,17 @@ const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, imp
 const SHA512 = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
 const SHA512_B = `sha512-${Buffer.alloc(64, 2).toString('base64')}`;
 const SHA1 = `sha1-${Buffer.alloc(20, 3).toString('base64')}`;
-const tgz = (name: string, version: string) => `https://registry.example.test/${name}/-/${name.split('/').pop()}-${version}.tgz`;
+const tgz = (name: string, version: string) =>
+  `https://registry.example.test/${name}/-/${name.split('/').pop()}-${version}.tgz`;
 
 function v3(packages: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return { name: 'app', version: '1.0.0', lockfileVersion: 3, packages: { '': { name: 'app', version: '1.0.0' }, ...packages }, ...extra };
+  return {
+    name: 'app',
+    version: '1.0.0',
+    lockfileVersion: 3,
+    packages: { '': { name: 'app', version: '1.0.0' }, ...packages },
+    ...extra,
+  };
 }
 
 function errorOf(fn: () => unknown): AppError {
@@ -36,9 +43,18 @@ describe('real lockfiles written by npm', () => {
   }
 
   it('reads the application name and version from the root', () => {
-    expect(parseLockfileText(fixture('npm-v1.package-lock.json'))).toMatchObject({ applicationName: 'fixture-v1', applicationVersion: '1.0.0' });
-    expect(parseLockfileText(fixture('npm-v2.package-lock.json'))).toMatchObject({ applicationName: 'fixture-v2', applicationVersion: '2.3.4' });
-    expect(parseLockfileText(fixture('npm-v3.package-lock.json'))).toMatchObject({ applicationName: '@acme/fixture-v3', applicationVersion: '3.0.0' });
+    expect(parseLockfileText(fixture('npm-v1.package-lock.json'))).toMatchObject({
+      applicationName: 'fixture-v1',
+      applicationVersion: '1.0.0',
+    });
+    expect(parseLockfileText(fixture('npm-v2.package-lock.json'))).toMatchObject({
+      applicationName: 'fixture-v2',
+      applicationVersion: '2.3.4',
+    });
+    expect(parseLockfileText(fixture('npm-v3.package-lock.json'))).toMatchObject({
+      applicationName: '@acme/fixture-v3',
+      applicationVersion: '3.0.0',
+    });
   });
 
   it('keeps integrity, resolved, licence and dev flags from the v3 fixture', () => {
@@ -54,12 +70,20 @@ describe('real lockfiles written by npm', () => {
   it('names aliased installs by their real package (npm: aliases)', () => {
     const parsed = parseLockfileText(fixture('npm-v3.package-lock.json'));
     expect(parsed.packages.some((p) => p.name === 'string-width-v4' || p.name === 'string-width-cjs')).toBe(false);
-    expect(parsed.packages.filter((p) => p.name === 'string-width').map((p) => p.version).sort()).toEqual(['4.2.3', '5.1.2']);
+    expect(
+      parsed.packages
+        .filter((p) => p.name === 'string-width')
+        .map((p) => p.version)
+        .sort(),
+    ).toEqual(['4.2.3', '5.1.2']);
   });
 
   it('finds nested scoped packages', () => {
     const parsed = parseLockfileText(fixture('npm-v3.package-lock.json'));
-    const cliui = parsed.packages.filter((p) => p.name === '@isaacs/cliui').map((p) => p.version).sort();
+    const cliui = parsed.packages
+      .filter((p) => p.name === '@isaacs/cliui')
+      .map((p) => p.version)
+      .sort();
     expect(cliui).toHaveLength(2);
   });
 
@@ -80,12 +104,19 @@ describe('lockfile v1', () => {
       version: '1.0.0',
       lockfileVersion: 1,
       dependencies: {
-        a: { version: '1.0.0', integrity: SHA1, dependencies: { b: { version: '2.0.0', dependencies: { '@s/c': { version: '3.0.0' } } } } },
+        a: {
+          version: '1.0.0',
+          integrity: SHA1,
+          dependencies: { b: { version: '2.0.0', dependencies: { '@s/c': { version: '3.0.0' } } } },
+        },
         b: { version: '1.0.0', dev: true },
       },
     };
     expect(set(parseLockfile(doc).packages)).toEqual(['@s/c@3.0.0', 'a@1.0.0', 'b@1.0.0', 'b@2.0.0']);
-    const bad = { lockfileVersion: 1, dependencies: { a: { version: '1.0.0', dependencies: { b: { version: 'nope' } } } } };
+    const bad = {
+      lockfileVersion: 1,
+      dependencies: { a: { version: '1.0.0', dependencies: { b: { version: 'nope' } } } },
+    };
     expect(errorOf(() => parseLockfile(bad)).details).toMatchObject({ path: 'node_modules/a/node_modules/b' });
   });
 
@@ -117,7 +148,9 @@ describe('lockfile v1', () => {
   });
 
   it('treats a v2 lockfile without "packages" like v1', () => {
-    expect(set(parseLockfile({ lockfileVersion: 2, dependencies: { a: { version: '1.0.0' } } }).packages)).toEqual(['a@1.0.0']);
+    expect(set(parseLockfile({ lockfileVersion: 2, dependencies: { a: { version: '1.0.0' } } }).packages)).toEqual([
+      'a@1.0.0',
+    ]);
   });
 });
 
@@ -166,7 +199,12 @@ describe('lockfile v2/v3 entries', () => {
 
   it('rejects the same name@version with conflicting integrity', () => {
     const e = errorOf(() =>
-      parseLockfile(v3({ 'node_modules/a': { version: '1.0.0', integrity: SHA512 }, 'node_modules/b/node_modules/a': { version: '1.0.0', integrity: SHA512_B } })),
+      parseLockfile(
+        v3({
+          'node_modules/a': { version: '1.0.0', integrity: SHA512 },
+          'node_modules/b/node_modules/a': { version: '1.0.0', integrity: SHA512_B },
+        }),
+      ),
     );
     expect(e.code).toBe('ERR_LOCKFILE_ENTRY');
     expect(e.details).toMatchObject({ path: 'node_modules/b/node_modules/a', other_path: 'node_modules/a' });
@@ -192,7 +230,9 @@ describe('lockfile v2/v3 entries', () => {
   });
 
   it('accepts legacy names that were valid when published (capitals, core module names)', () => {
-    const parsed = parseLockfile(v3({ 'node_modules/JSONStream': { version: '1.3.5' }, 'node_modules/events': { version: '3.3.0' } }));
+    const parsed = parseLockfile(
+      v3({ 'node_modules/JSONStream': { version: '1.3.5' }, 'node_modules/events': { version: '3.3.0' } }),
+    );
     expect(set(parsed.packages)).toEqual(['JSONStream@1.3.5', 'events@3.3.0']);
   });
 
@@ -212,7 +252,10 @@ describe('lockfile v2/v3 entries', () => {
 
   it('records resolved registry URLs but never requires them', () => {
     const parsed = parseLockfile(
-      v3({ 'node_modules/a': { version: '1.0.0', resolved: tgz('a', '1.0.0') }, 'node_modules/b': { version: '2.0.0' } }),
+      v3({
+        'node_modules/a': { version: '1.0.0', resolved: tgz('a', '1.0.0') },
+        'node_modules/b': { version: '2.0.0' },
+      }),
     );
     expect(parsed.packages.find((p) => p.name === 'a')!.resolved).toBe(tgz('a', '1.0.0'));
     expect(parsed.packages.find((p) => p.name === 'b')!.resolved).toBeNull();
@@ -224,14 +267,23 @@ describe('lockfile v2/v3 entries', () => {
     expect(set(parsed.packages)).toEqual(['a@1.0.0']);
     expect(parsed.packages[0]!.dev).toBe(false);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    const e = errorOf(() => parseLockfileText(`{"lockfileVersion":3,"packages":{"node_modules/__proto__":{"version":"1.0.0"}}}`));
+    const e = errorOf(() =>
+      parseLockfileText(`{"lockfileVersion":3,"packages":{"node_modules/__proto__":{"version":"1.0.0"}}}`),
+    );
     expect(e.code).toBe('ERR_LOCKFILE_ENTRY');
     // An inherited property is never read as a field.
-    expect(set(parseLockfile(v3({ 'node_modules/constructor': { version: '1.0.0' } })).packages)).toEqual(['constructor@1.0.0']);
+    expect(set(parseLockfile(v3({ 'node_modules/constructor': { version: '1.0.0' } })).packages)).toEqual([
+      'constructor@1.0.0',
+    ]);
   });
 
   it('falls back to top-level name and version when the root entry lacks them', () => {
-    const parsed = parseLockfile({ name: 'top', version: '9.9.9', lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0' } } });
+    const parsed = parseLockfile({
+      name: 'top',
+      version: '9.9.9',
+      lockfileVersion: 3,
+      packages: { 'node_modules/a': { version: '1.0.0' } },
+    });
     expect(parsed).toMatchObject({ applicationName: 'top', applicationVersion: '9.9.9' });
     const bare = parseLockfile({ lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0' } } });
     expect(bare).toMatchObject({ applicationName: null, applicationVersion: null });
@@ -259,27 +311,74 @@ describe('rejections', () => {
     ['numeric version', v3({ 'node_modules/a': { version: 1 } }), 'ERR_LOCKFILE_ENTRY'],
     ['non-semver version', v3({ 'node_modules/a': { version: 'latest' } }), 'ERR_LOCKFILE_ENTRY'],
     ['v-prefixed version', v3({ 'node_modules/a': { version: 'v1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['git resolved', v3({ 'node_modules/a': { version: '1.0.0', resolved: 'git+ssh://git@example.test/a.git#abc' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['file resolved', v3({ 'node_modules/a': { version: '1.0.0', resolved: 'file:a-1.0.0.tgz' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['tarball URL not from a registry', v3({ 'node_modules/a': { version: '1.0.0', resolved: 'https://example.test/a.tgz' } }), 'ERR_LOCKFILE_ENTRY'],
+    [
+      'git resolved',
+      v3({ 'node_modules/a': { version: '1.0.0', resolved: 'git+ssh://git@example.test/a.git#abc' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      'file resolved',
+      v3({ 'node_modules/a': { version: '1.0.0', resolved: 'file:a-1.0.0.tgz' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      'tarball URL not from a registry',
+      v3({ 'node_modules/a': { version: '1.0.0', resolved: 'https://example.test/a.tgz' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
     ['uppercase scoped name', v3({ 'node_modules/@Scope/a': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
     ['name with ..', v3({ 'node_modules/@s/../../etc': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
     ['name ..', v3({ 'node_modules/..': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
     ['name with a space', v3({ 'node_modules/a b': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
     ['name node_modules', v3({ 'node_modules/node_modules': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
     ['empty name', v3({ 'node_modules/': { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['name over 214 characters', v3({ [`node_modules/${'a'.repeat(215)}`]: { version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
+    [
+      'name over 214 characters',
+      v3({ [`node_modules/${'a'.repeat(215)}`]: { version: '1.0.0' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
     ['name field not a string', v3({ 'node_modules/a': { name: 5, version: '1.0.0' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['md5 integrity', v3({ 'node_modules/a': { version: '1.0.0', integrity: 'md5-AAAAAAAAAAAAAAAAAAAAAA==' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['integrity of the wrong length', v3({ 'node_modules/a': { version: '1.0.0', integrity: 'sha512-AAAA' } }), 'ERR_LOCKFILE_ENTRY'],
-    ['integrity not base64', v3({ 'node_modules/a': { version: '1.0.0', integrity: 'sha512-!!!!' } }), 'ERR_LOCKFILE_ENTRY'],
+    [
+      'md5 integrity',
+      v3({ 'node_modules/a': { version: '1.0.0', integrity: 'md5-AAAAAAAAAAAAAAAAAAAAAA==' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      'integrity of the wrong length',
+      v3({ 'node_modules/a': { version: '1.0.0', integrity: 'sha512-AAAA' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      'integrity not base64',
+      v3({ 'node_modules/a': { version: '1.0.0', integrity: 'sha512-!!!!' } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
     ['integrity a number', v3({ 'node_modules/a': { version: '1.0.0', integrity: 1 } }), 'ERR_LOCKFILE_ENTRY'],
     ['dev a string', v3({ 'node_modules/a': { version: '1.0.0', dev: 'yes' } }), 'ERR_LOCKFILE_ENTRY'],
     ['licence a number', v3({ 'node_modules/a': { version: '1.0.0', license: 5 } }), 'ERR_LOCKFILE_ENTRY'],
-    ['10,000-character licence', v3({ 'node_modules/a': { version: '1.0.0', license: 'x'.repeat(10_000) } }), 'ERR_LOCKFILE_ENTRY'],
-    ['10,000-character version', v3({ 'node_modules/a': { version: `1.0.0-${'a'.repeat(10_000)}` } }), 'ERR_LOCKFILE_ENTRY'],
-    ['10,000-character application name', { ...v3({ 'node_modules/a': { version: '1.0.0' } }), packages: { '': { name: 'x'.repeat(10_000) }, 'node_modules/a': { version: '1.0.0' } } }, 'ERR_LOCKFILE_ENTRY'],
-    ['root name a number', { lockfileVersion: 3, name: 7, packages: { 'node_modules/a': { version: '1.0.0' } } }, 'ERR_LOCKFILE_ENTRY'],
+    [
+      '10,000-character licence',
+      v3({ 'node_modules/a': { version: '1.0.0', license: 'x'.repeat(10_000) } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      '10,000-character version',
+      v3({ 'node_modules/a': { version: `1.0.0-${'a'.repeat(10_000)}` } }),
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      '10,000-character application name',
+      {
+        ...v3({ 'node_modules/a': { version: '1.0.0' } }),
+        packages: { '': { name: 'x'.repeat(10_000) }, 'node_modules/a': { version: '1.0.0' } },
+      },
+      'ERR_LOCKFILE_ENTRY',
+    ],
+    [
+      'root name a number',
+      { lockfileVersion: 3, name: 7, packages: { 'node_modules/a': { version: '1.0.0' } } },
+      'ERR_LOCKFILE_ENTRY',
+    ],
   ];
   for (const [what, doc, code] of cases) {
     it(`rejects ${what} with ${code}`, () => {
@@ -291,14 +390,25 @@ describe('rejections', () => {
     expect(errorOf(() => parseLockfileText('')).code).toBe('ERR_NOT_JSON');
     expect(errorOf(() => parseLockfileText('   ')).code).toBe('ERR_NOT_JSON');
     expect(errorOf(() => parseLockfileText('{"lockfileVersion":3,')).code).toBe('ERR_NOT_JSON');
-    expect(errorOf(() => parseLockfileText('[' .repeat(1000) + ']'.repeat(1000))).code).toBe('ERR_NOT_LOCKFILE');
+    expect(errorOf(() => parseLockfileText('['.repeat(1000) + ']'.repeat(1000))).code).toBe('ERR_NOT_LOCKFILE');
   });
 
   it('rejects NUL characters and unpaired surrogates, which PostgreSQL cannot store', () => {
-    expect(errorOf(() => parseLockfileText('{"lockfileVersion":3,"x":"a\\u0000b","packages":{"node_modules/a":{"version":"1.0.0"}}}')).code).toBe('ERR_LOCKFILE_CONTENT');
-    expect(errorOf(() => parseLockfileText('{"lockfileVersion":3,"x":"\\ud800","packages":{"node_modules/a":{"version":"1.0.0"}}}')).code).toBe('ERR_LOCKFILE_CONTENT');
+    expect(
+      errorOf(() =>
+        parseLockfileText('{"lockfileVersion":3,"x":"a\\u0000b","packages":{"node_modules/a":{"version":"1.0.0"}}}'),
+      ).code,
+    ).toBe('ERR_LOCKFILE_CONTENT');
+    expect(
+      errorOf(() =>
+        parseLockfileText('{"lockfileVersion":3,"x":"\\ud800","packages":{"node_modules/a":{"version":"1.0.0"}}}'),
+      ).code,
+    ).toBe('ERR_LOCKFILE_CONTENT');
     // A well-formed pair is fine.
-    expect(parseLockfileText('{"lockfileVersion":3,"x":"\\ud83d\\ude00","packages":{"node_modules/a":{"version":"1.0.0"}}}').packages).toHaveLength(1);
+    expect(
+      parseLockfileText('{"lockfileVersion":3,"x":"\\ud83d\\ude00","packages":{"node_modules/a":{"version":"1.0.0"}}}')
+        .packages,
+    ).toHaveLength(1);
   });
 
   it('names the entry in the error', () => {

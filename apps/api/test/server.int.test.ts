@@ -15,7 +15,11 @@ beforeAll(async () => {
 });
 afterAll(async () => tdb?.destroy());
 
-function run(script: string, env: Record<string, string>, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  script: string,
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [dist(script), ...(env.ARGS ? env.ARGS.split(' ') : [])], {
       env: { PATH: process.env.PATH ?? '', ...env },
@@ -43,10 +47,18 @@ describe('ensureAdmin (start-up bootstrap)', () => {
 
 describe('create-user CLI', () => {
   it('creates a user with the password from SPM_PASSWORD or stdin', async () => {
-    const a = await run('cli/create-user.js', { DATABASE_URL: tdb.url, SPM_PASSWORD: 'cli password 1', ARGS: '--username cli-approver --role approver' });
+    const a = await run('cli/create-user.js', {
+      DATABASE_URL: tdb.url,
+      SPM_PASSWORD: 'cli password 1',
+      ARGS: '--username cli-approver --role approver',
+    });
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toContain('created approver cli-approver');
-    const b = await run('cli/create-user.js', { DATABASE_URL: tdb.url, ARGS: '--username cli-user' }, 'cli password 2\n');
+    const b = await run(
+      'cli/create-user.js',
+      { DATABASE_URL: tdb.url, ARGS: '--username cli-user' },
+      'cli password 2\n',
+    );
     expect(b.code, b.stderr).toBe(0);
     const u = await findUserForLogin(tdb.db, 'cli-user');
     expect(u?.role).toBe('user');
@@ -55,9 +67,27 @@ describe('create-user CLI', () => {
   });
 
   it('refuses a taken username, a bad role and a short password with distinct exit codes', async () => {
-    expect((await run('cli/create-user.js', { DATABASE_URL: tdb.url, SPM_PASSWORD: 'cli password 1', ARGS: '--username cli-user' })).code).toBe(65);
-    expect((await run('cli/create-user.js', { DATABASE_URL: tdb.url, SPM_PASSWORD: 'cli password 1', ARGS: '--username x --role root' })).code).toBe(64);
-    expect((await run('cli/create-user.js', { DATABASE_URL: tdb.url, SPM_PASSWORD: 'short', ARGS: '--username y' })).code).toBe(65);
+    expect(
+      (
+        await run('cli/create-user.js', {
+          DATABASE_URL: tdb.url,
+          SPM_PASSWORD: 'cli password 1',
+          ARGS: '--username cli-user',
+        })
+      ).code,
+    ).toBe(65);
+    expect(
+      (
+        await run('cli/create-user.js', {
+          DATABASE_URL: tdb.url,
+          SPM_PASSWORD: 'cli password 1',
+          ARGS: '--username x --role root',
+        })
+      ).code,
+    ).toBe(64);
+    expect(
+      (await run('cli/create-user.js', { DATABASE_URL: tdb.url, SPM_PASSWORD: 'short', ARGS: '--username y' })).code,
+    ).toBe(65);
   });
 });
 

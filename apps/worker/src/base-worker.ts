@@ -67,9 +67,7 @@ interface InFlight {
   done: Promise<void>;
 }
 
-type Resolution =
-  | StageOutcome
-  | { kind: 'transient'; error: string };
+type Resolution = StageOutcome | { kind: 'transient'; error: string };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -155,7 +153,8 @@ export abstract class BaseWorker {
       'worker starting',
     );
     const missing = STAGES.filter((s) => !this.checkpoints.includes(s.checkpoint)).map((s) => s.name);
-    if (missing.length) this.log.info({ stages: missing }, 'no handler for these stages; their packages wait at the checkpoint');
+    if (missing.length)
+      this.log.info({ stages: missing }, 'no handler for these stages; their packages wait at the checkpoint');
 
     await this.heartbeat();
     this.every(c.heartbeatSeconds * 1000, () => this.heartbeat());
@@ -242,7 +241,12 @@ export abstract class BaseWorker {
   }
 
   private run(pkg: ClaimedPackage): void {
-    const log = this.log.child({ packageId: pkg.packageId, name: pkg.name, version: pkg.version, stage: pkg.stage.name });
+    const log = this.log.child({
+      packageId: pkg.packageId,
+      name: pkg.name,
+      version: pkg.version,
+      stage: pkg.stage.name,
+    });
     const entry: InFlight = {
       pkg,
       ac: new AbortController(),
@@ -253,7 +257,10 @@ export abstract class BaseWorker {
       done: Promise.resolve(),
     };
     this.inFlight.set(pkg.packageId, entry);
-    log.info({ from: pkg.checkpoint, to: pkg.status, attempt: pkg.attempts }, `${pkg.stage.name}: ${pkg.checkpoint} → ${pkg.status}`);
+    log.info(
+      { from: pkg.checkpoint, to: pkg.status, attempt: pkg.attempts },
+      `${pkg.stage.name}: ${pkg.checkpoint} → ${pkg.status}`,
+    );
     entry.done = this.execute(entry)
       .catch((err: unknown) => log.error({ err }, 'unexpected error while finishing the stage'))
       .finally(() => {
@@ -282,7 +289,10 @@ export abstract class BaseWorker {
       }
     }
     if (entry.lost) {
-      log.warn({ outcome: 'discarded', duration_ms: this.elapsed(entry) }, `${pkg.stage.name}: lease lost, result discarded, nothing written`);
+      log.warn(
+        { outcome: 'discarded', duration_ms: this.elapsed(entry) },
+        `${pkg.stage.name}: lease lost, result discarded, nothing written`,
+      );
       return;
     }
     entry.settling = true;
@@ -298,7 +308,10 @@ export abstract class BaseWorker {
         return;
       } catch (err) {
         if (Date.now() + delay > deadline || this.state === 'stopped') {
-          entry.log.error({ err }, 'could not record the outcome; the lease will expire and the package returns to its checkpoint');
+          entry.log.error(
+            { err },
+            'could not record the outcome; the lease will expire and the package returns to its checkpoint',
+          );
           return;
         }
         entry.log.warn({ err, retryInMs: delay }, 'recording the outcome failed; retrying');
@@ -313,14 +326,37 @@ export abstract class BaseWorker {
     const stage = pkg.stage.name;
     if (r.kind === 'done') {
       const to = r.to ?? pkg.stage.done;
-      const ok = await completeStage(this.db, { ...base, to, via: r.via, patch: r.patch, reason: r.reason ?? null, details: r.details });
+      const ok = await completeStage(this.db, {
+        ...base,
+        to,
+        via: r.via,
+        patch: r.patch,
+        reason: r.reason ?? null,
+        details: r.details,
+      });
       if (!ok) return this.lostOnWrite(entry);
-      log.info({ outcome: 'done', from: pkg.status, to, duration_ms: this.elapsed(entry), reason: r.reason }, `${stage}: ${pkg.status} → ${to}`);
+      log.info(
+        { outcome: 'done', from: pkg.status, to, duration_ms: this.elapsed(entry), reason: r.reason },
+        `${stage}: ${pkg.status} → ${to}`,
+      );
     } else if (r.kind === 'reject') {
-      const ok = await rejectHeldPackage(this.db, { ...base, kind: r.rejection, reason: r.reason, patch: r.patch, details: r.details });
+      const ok = await rejectHeldPackage(this.db, {
+        ...base,
+        kind: r.rejection,
+        reason: r.reason,
+        patch: r.patch,
+        details: r.details,
+      });
       if (!ok) return this.lostOnWrite(entry);
       log.warn(
-        { outcome: 'rejected', kind: r.rejection, reason: r.reason, from: pkg.status, to: 'Rejected', duration_ms: this.elapsed(entry) },
+        {
+          outcome: 'rejected',
+          kind: r.rejection,
+          reason: r.reason,
+          from: pkg.status,
+          to: 'Rejected',
+          duration_ms: this.elapsed(entry),
+        },
         `${stage}: ${pkg.status} → Rejected (${r.rejection}): ${r.reason}`,
       );
     } else {
@@ -333,7 +369,15 @@ export abstract class BaseWorker {
       if (res === 'lost') return this.lostOnWrite(entry);
       const to = res === 'retry' ? pkg.checkpoint : 'Rejected';
       log.warn(
-        { outcome: res === 'retry' ? 'retry' : 'rejected', kind: res === 'retry' ? undefined : 'error', error: r.error, attempt: pkg.attempts, from: pkg.status, to, duration_ms: this.elapsed(entry) },
+        {
+          outcome: res === 'retry' ? 'retry' : 'rejected',
+          kind: res === 'retry' ? undefined : 'error',
+          error: r.error,
+          attempt: pkg.attempts,
+          from: pkg.status,
+          to,
+          duration_ms: this.elapsed(entry),
+        },
         res === 'retry'
           ? `${stage}: ${pkg.status} → ${to} (attempt ${pkg.attempts} failed, will retry): ${r.error}`
           : `${stage}: ${pkg.status} → Rejected (error) after ${pkg.attempts} attempts: ${r.error}`,
@@ -342,7 +386,10 @@ export abstract class BaseWorker {
   }
 
   private lostOnWrite(entry: InFlight): void {
-    entry.log.warn({ outcome: 'discarded', duration_ms: this.elapsed(entry) }, `${entry.pkg.stage.name}: lease lost before the outcome was recorded; nothing written`);
+    entry.log.warn(
+      { outcome: 'discarded', duration_ms: this.elapsed(entry) },
+      `${entry.pkg.stage.name}: lease lost before the outcome was recorded; nothing written`,
+    );
   }
 
   private elapsed(entry: InFlight): number {
@@ -374,7 +421,11 @@ export abstract class BaseWorker {
     this.busy.lease = true;
     try {
       const held = new Set(
-        await extendLeases(this.db, { workerId: this.id, packageIds: snapshot.map((e) => e.pkg.packageId), leaseSeconds: this.config.leaseSeconds }),
+        await extendLeases(this.db, {
+          workerId: this.id,
+          packageIds: snapshot.map((e) => e.pkg.packageId),
+          leaseSeconds: this.config.leaseSeconds,
+        }),
       );
       for (const e of snapshot) {
         if (held.has(e.pkg.packageId) || e.settling || this.inFlight.get(e.pkg.packageId) !== e) continue;
@@ -399,7 +450,10 @@ export abstract class BaseWorker {
         actor: `sweep:${this.id}`,
       });
       for (const r of resets) {
-        this.log.warn({ packageId: r.packageId, from: r.from, to: r.to, why: r.why }, `stuck sweep: package ${r.packageId} ${r.from} → ${r.to} (${r.why})`);
+        this.log.warn(
+          { packageId: r.packageId, from: r.from, to: r.to, why: r.why },
+          `stuck sweep: package ${r.packageId} ${r.from} → ${r.to} (${r.why})`,
+        );
       }
     } catch (err) {
       this.log.warn({ err }, 'stuck sweep failed; will retry');
@@ -492,8 +546,13 @@ export abstract class BaseWorker {
       await Promise.race([all(), sleep(2_000)]);
     }
     try {
-      const released = await releaseToCheckpoint(this.db, { workerId: this.id, chargeAttempt: false, reason: `worker shutdown (${signal})` });
-      if (released.length) this.log.info({ packageIds: released }, 'shutdown: released to checkpoint, no attempt charged');
+      const released = await releaseToCheckpoint(this.db, {
+        workerId: this.id,
+        chargeAttempt: false,
+        reason: `worker shutdown (${signal})`,
+      });
+      if (released.length)
+        this.log.info({ packageIds: released }, 'shutdown: released to checkpoint, no attempt charged');
     } catch (err) {
       this.log.error({ err }, 'shutdown: releasing failed; the leases expire and the sweep returns the packages');
     }

@@ -37,7 +37,8 @@ export function cachePath(cacheDir: string, key: string): string {
   if (!KEY_RE.test(key)) throw new Error(`not a storage key: ${key}`);
   const p = resolve(cacheDir, key);
   const rel = relative(resolve(cacheDir), p);
-  if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) throw new Error(`storage key escapes the cache: ${key}`);
+  if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..'))
+    throw new Error(`storage key escapes the cache: ${key}`);
   return p;
 }
 
@@ -121,7 +122,11 @@ export class MultiHasher {
   size = 0;
 
   constructor(also: string[] = []) {
-    const algos = new Set(['sha512', 'sha1', ...also.filter((a) => ['sha256', 'sha384', 'sha512', 'sha1'].includes(a))]);
+    const algos = new Set([
+      'sha512',
+      'sha1',
+      ...also.filter((a) => ['sha256', 'sha384', 'sha512', 'sha1'].includes(a)),
+    ]);
     this.hashes = new Map([...algos].map((a) => [a, createHash(a)]));
   }
 

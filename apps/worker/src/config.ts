@@ -100,7 +100,8 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     errors.push(`SCAN_AUTO_REJECT_SEVERITY=${env.SCAN_AUTO_REJECT_SEVERITY} (expected critical, high, medium or low)`);
   }
   const logFormat = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) as WorkerConfig['logFormat'];
-  if (logFormat !== 'json' && logFormat !== 'pretty') errors.push(`LOG_FORMAT=${String(logFormat)} (expected json or pretty)`);
+  if (logFormat !== 'json' && logFormat !== 'pretty')
+    errors.push(`LOG_FORMAT=${String(logFormat)} (expected json or pretty)`);
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     errors.push(`LOG_LEVEL=${logLevel} (expected fatal, error, warn, info, debug, trace or silent)`);
@@ -108,7 +109,12 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
 
   const allStages = ['licence', 'download', 'scan', 'publish'] as const;
   const stagesRaw = env.WORKER_STAGES?.trim();
-  const stages = stagesRaw ? stagesRaw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) : [...allStages];
+  const stages = stagesRaw
+    ? stagesRaw
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean)
+    : [...allStages];
   const unknownStages = stages.filter((s) => !(allStages as readonly string[]).includes(s));
   if (unknownStages.length || stages.length === 0) {
     errors.push(`WORKER_STAGES=${env.WORKER_STAGES} (expected a comma-separated list of ${allStages.join(', ')})`);

@@ -10,7 +10,10 @@ export function createLogger(config: Pick<WorkerConfig, 'logLevel' | 'logFormat'
   const opts: pino.LoggerOptions = {
     level: config.logLevel,
     base: { service: 'spm-worker', pid: process.pid },
-    redact: { paths: ['*.token', '*.authorization', '*.password', 'config.sourceRegistryToken', 'config.targetRegistryToken'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.token', '*.authorization', '*.password', 'config.sourceRegistryToken', 'config.targetRegistryToken'],
+      censor: '[redacted]',
+    },
   };
   if (config.logFormat === 'pretty') {
     return pino(opts, pretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'service,pid,hostname' }));

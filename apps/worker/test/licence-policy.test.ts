@@ -164,7 +164,9 @@ describe('npm legacy forms', () => {
   });
 
   it('reads a licenses array of strings and parenthesises compound entries', () => {
-    expect(declaredLicenceText(['MIT', 'Apache-2.0 AND BSD-3-Clause']).text).toBe('MIT OR (Apache-2.0 AND BSD-3-Clause)');
+    expect(declaredLicenceText(['MIT', 'Apache-2.0 AND BSD-3-Clause']).text).toBe(
+      'MIT OR (Apache-2.0 AND BSD-3-Clause)',
+    );
   });
 
   it('unpacks the JSON text of a legacy form as stored from a lockfile', () => {

@@ -13,7 +13,12 @@ describe('worker configuration', () => {
   });
 
   it('reports every invalid setting in one message', () => {
-    const env = { ...base, WORKER_STAGES: 'licence,approve', WORKER_HEARTBEAT_SECONDS: 'soon', WORKER_LEASE_SECONDS: '0' };
+    const env = {
+      ...base,
+      WORKER_STAGES: 'licence,approve',
+      WORKER_HEARTBEAT_SECONDS: 'soon',
+      WORKER_LEASE_SECONDS: '0',
+    };
     const err = (() => {
       try {
         loadConfig(env, noNpm);
@@ -36,7 +41,11 @@ describe('worker configuration', () => {
 
 describe('error classification', () => {
   it('rejects permanent errors with their kind and retries everything else', () => {
-    expect(classify(new PermanentError('policy', 'oversize'))).toEqual({ kind: 'reject', rejection: 'policy', reason: 'oversize' });
+    expect(classify(new PermanentError('policy', 'oversize'))).toEqual({
+      kind: 'reject',
+      rejection: 'policy',
+      reason: 'oversize',
+    });
     expect(classify(new TransientError('HTTP 503'))).toEqual({ kind: 'transient', error: 'HTTP 503' });
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     expect(classify(reset)).toEqual({ kind: 'transient', error: 'ECONNRESET: socket hang up' });

@@ -3,7 +3,15 @@ import { sql } from 'kysely';
 import { Status } from '@spm/db';
 import { createTestDatabase, type TestDatabase } from '@spm/db/testing';
 import { buildPackage, startTestRegistry, type TestRegistry } from '@spm/testkit';
-import { enqueue, lockfileEntry, packageId, spawnWorker, tempCacheDir, waitFor, type WorkerProcess } from './support/worker.js';
+import {
+  enqueue,
+  lockfileEntry,
+  packageId,
+  spawnWorker,
+  tempCacheDir,
+  waitFor,
+  type WorkerProcess,
+} from './support/worker.js';
 
 let t: TestDatabase;
 let registry: TestRegistry;
@@ -62,6 +70,6 @@ describe('waking with NOTIFY', () => {
       `upload → first claim with NOTIFY: median ${median.toFixed(1)} ms, min ${sorted[0]!.toFixed(1)} ms, max ${sorted[19]!.toFixed(1)} ms (n=20)`,
     );
     // Not a timing assertion: only that it did not wait for the 60 s poll.
-    expect(sorted[19]!).toBeLessThan(10_000);
+    expect(sorted[19]!).toBeLessThan(45_000);
   });
 });

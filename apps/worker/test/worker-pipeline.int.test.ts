@@ -18,7 +18,11 @@ import {
   type WorkerProcess,
 } from './support/worker.js';
 
-const WORK_TO_DONE = { 'Checking Licence': 'Licence Checked', Downloading: 'Downloaded', 'Security Scanning': 'Security Scanned' };
+const WORK_TO_DONE = {
+  'Checking Licence': 'Licence Checked',
+  Downloading: 'Downloaded',
+  'Security Scanning': 'Security Scanned',
+};
 
 let t: TestDatabase;
 let registry: TestRegistry;
@@ -65,7 +69,11 @@ describe('the worker process, licence and download stages', () => {
     const plain = buildPackage({ name: 'happy-plain', version: '1.0.0' });
     const scoped = buildPackage({ name: '@acme/happy-scoped', version: '1.0.0', manifest: { license: 'Apache-2.0' } });
     const sha1Only = buildPackage({ name: 'happy-sha1', version: '1.0.0', manifest: { license: 'ISC' } });
-    const fromRegistry = buildPackage({ name: 'happy-registry-licence', version: '1.0.0', manifest: { license: 'MPL-2.0' } });
+    const fromRegistry = buildPackage({
+      name: 'happy-registry-licence',
+      version: '1.0.0',
+      manifest: { license: 'MPL-2.0' },
+    });
     const legacy = buildPackage({ name: 'happy-legacy', version: '1.0.0', manifest: { license: undefined } });
     for (const p of [plain, scoped, sha1Only, fromRegistry, legacy]) registry.add(p);
     const sha1 = `sha1-${createHash('sha1').update(sha1Only.tarball).digest('base64')}`;
@@ -92,13 +100,29 @@ describe('the worker process, licence and download stages', () => {
     }
     // The scan stage is plugged in: a clean package goes on past Downloaded and waits for a person.
     for (const p of [plain, scoped]) {
-      await waitFor(async () => (await statusOf(t.db, p.name)).status === Status.PendingApproval, 30_000, `${p.name} pending approval`);
+      await waitFor(
+        async () => (await statusOf(t.db, p.name)).status === Status.PendingApproval,
+        30_000,
+        `${p.name} pending approval`,
+      );
     }
     const plainStatus = await statusOf(t.db, plain.name);
-    expect(plainStatus).toMatchObject({ license_expression: 'MIT', license_tier: 'always_allowed', license_score: 100, license_flags: [] });
-    expect(await statusOf(t.db, fromRegistry.name)).toMatchObject({ license_expression: 'MPL-2.0', license_tier: 'avoid', license_score: 50 });
+    expect(plainStatus).toMatchObject({
+      license_expression: 'MIT',
+      license_tier: 'always_allowed',
+      license_score: 100,
+      license_flags: [],
+    });
+    expect(await statusOf(t.db, fromRegistry.name)).toMatchObject({
+      license_expression: 'MPL-2.0',
+      license_tier: 'avoid',
+      license_score: 50,
+    });
     expect((await statusOf(t.db, fromRegistry.name)).license_flags).toContain('avoid');
-    expect(await statusOf(t.db, legacy.name)).toMatchObject({ license_expression: 'MIT OR GPL-3.0-only', license_tier: 'always_allowed' });
+    expect(await statusOf(t.db, legacy.name)).toMatchObject({
+      license_expression: 'MIT OR GPL-3.0-only',
+      license_tier: 'always_allowed',
+    });
 
     // Full transition history, one tarball request each, and the lockfile's resolved host never contacted.
     const evs = await eventsOf(t.db, await packageId(t.db, plain.name));
@@ -116,7 +140,12 @@ describe('the worker process, licence and download stages', () => {
 
     // One log line per transition a person can follow.
     const done = worker.logs.find((l) => l.name === plain.name && l.outcome === 'done' && l.to === Status.Downloaded);
-    expect(done).toMatchObject({ packageId: expect.any(Number), stage: 'download', version: '1.0.0', duration_ms: expect.any(Number) });
+    expect(done).toMatchObject({
+      packageId: expect.any(Number),
+      stage: 'download',
+      version: '1.0.0',
+      duration_ms: expect.any(Number),
+    });
   });
 
   it('rejects a blocked licence (policy), naming it, without downloading', async () => {
@@ -147,9 +176,15 @@ describe('the worker process, licence and download stages', () => {
 
   it('rejects a tarball whose bytes differ from both integrity values after download', async () => {
     const served = buildPackage({ name: 'swapped', version: '1.0.0' });
-    const claimed = buildPackage({ name: 'swapped', version: '1.0.0', files: { 'index.js': 'what the lockfile pinned' } });
+    const claimed = buildPackage({
+      name: 'swapped',
+      version: '1.0.0',
+      files: { 'index.js': 'what the lockfile pinned' },
+    });
     // The registry claims one integrity but serves other bytes.
-    registry.add(served, { versionDoc: { dist: { tarball: `${registry.url}swapped/-/swapped-1.0.0.tgz`, integrity: claimed.integrity } } });
+    registry.add(served, {
+      versionDoc: { dist: { tarball: `${registry.url}swapped/-/swapped-1.0.0.tgz`, integrity: claimed.integrity } },
+    });
     await enqueue(t.db, [lockfileEntry(claimed)]);
     const s = await waitFor(() => endedRejected('swapped'), 20_000, 'swapped rejected');
     expect(s.rejection_kind).toBe('error');
@@ -166,7 +201,9 @@ describe('the worker process, licence and download stages', () => {
     ]);
     const s = await waitFor(() => endedRejected('has-other-version', '9.9.9'), 20_000, 'missing version rejected');
     expect(s.rejection_kind).toBe('error');
-    expect(s.rejection_reason).toBe('has-other-version@9.9.9 not found in the source registry: the package has no version 9.9.9');
+    expect(s.rejection_reason).toBe(
+      'has-other-version@9.9.9 not found in the source registry: the package has no version 9.9.9',
+    );
     const s2 = await waitFor(() => endedRejected('no-such-package'), 20_000, 'missing package rejected');
     expect(s2.rejection_reason).toContain('no-such-package@1.0.0 not found in the source registry');
   });
@@ -225,7 +262,18 @@ describe('the worker process, licence and download stages', () => {
   it('never lets two holders overlap and completes each stage once', async () => {
     await waitFor(
       async () =>
-        (await t.db.selectFrom('package_status').select('package_id').where('status', 'in', [...Object.keys(WORK_TO_DONE), Status.Requested, Status.LicenceChecked, Status.Downloaded]).execute()).length === 0,
+        (
+          await t.db
+            .selectFrom('package_status')
+            .select('package_id')
+            .where('status', 'in', [
+              ...Object.keys(WORK_TO_DONE),
+              Status.Requested,
+              Status.LicenceChecked,
+              Status.Downloaded,
+            ])
+            .execute()
+        ).length === 0,
       30_000,
       'every package at rest',
     );

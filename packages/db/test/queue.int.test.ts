@@ -74,7 +74,11 @@ describe('enqueueLockfile', () => {
     expect(Object.fromEntries(links.map((l) => [l.link, Number(l.n)]))).toEqual({ new: 2, existing: 3 });
     // The claimed package kept its work status: linking did not reset it.
     expect((await statusOf(claimed!.packageId)).status).toBe(Status.CheckingLicence);
-    const events = await t.db.selectFrom('package_events').select('package_id').where('to_status', '=', Status.Requested).execute();
+    const events = await t.db
+      .selectFrom('package_events')
+      .select('package_id')
+      .where('to_status', '=', Status.Requested)
+      .execute();
     expect(events).toHaveLength(5);
   });
 
@@ -102,7 +106,14 @@ describe('enqueueLockfile', () => {
     });
     expect(res.newCount).toBe(2000);
     // BEGIN, request insert, package insert+queue+events, links+counts, NOTIFY, COMMIT: whatever the size.
-    expect(queries.map((q) => q.trim().split(/\s+/)[0]!.toLowerCase())).toEqual(['begin', 'insert', 'with', 'with', 'select', 'commit']);
+    expect(queries.map((q) => q.trim().split(/\s+/)[0]!.toLowerCase())).toEqual([
+      'begin',
+      'insert',
+      'with',
+      'with',
+      'select',
+      'commit',
+    ]);
     console.log(`enqueue of 2,000 packages: ${queries.length} statements including BEGIN and COMMIT`);
   });
 });
@@ -138,7 +149,9 @@ describe('claimPackages', () => {
     await sql`UPDATE package_status SET run_at = now() - interval '1 minute' WHERE package_id = 2`.execute(t.db);
     const got = await claimPackages(t.db, { workerId: 'w', limit: 3, leaseSeconds: 30 });
     expect(got.map((p) => p.packageId)).toEqual([3, 2, 1]);
-    expect(got.every((p) => p.attempts === 1 && p.status === Status.CheckingLicence && p.checkpoint === Status.Requested)).toBe(true);
+    expect(
+      got.every((p) => p.attempts === 1 && p.status === Status.CheckingLicence && p.checkpoint === Status.Requested),
+    ).toBe(true);
   });
 
   it('does not claim a package whose run_at is in the future', async () => {
@@ -155,7 +168,9 @@ describe('fenced transitions', () => {
     const [p] = await claimPackages(t.db, { workerId: 'old', limit: 1, leaseSeconds: 30 });
     await sql`UPDATE package_status SET locked_until = now() - interval '1 second'`.execute(t.db);
     const reset = await resetStuckPackages(t.db, { stuckTimeoutMinutes: 30, maxAttempts: 5 });
-    expect(reset).toEqual([{ packageId: p!.packageId, from: Status.CheckingLicence, to: Status.Requested, why: 'lease_expired' }]);
+    expect(reset).toEqual([
+      { packageId: p!.packageId, from: Status.CheckingLicence, to: Status.Requested, why: 'lease_expired' },
+    ]);
     const [again] = await claimPackages(t.db, { workerId: 'new', limit: 1, leaseSeconds: 30 });
     expect(again!.attempts).toBe(2);
 
@@ -168,15 +183,32 @@ describe('fenced transitions', () => {
     const row = await statusOf(p!.packageId);
     expect(row).toMatchObject({ status: Status.CheckingLicence, locked_by: 'new', stuck_resets: 1 });
 
-    expect(await completeStage(t.db, { ...target, workerId: 'new', to: Status.LicenceChecked, patch: { license_tier: 'allowed', license_flags: ['x'] } })).toBe(true);
-    expect(await statusOf(p!.packageId)).toMatchObject({ status: Status.LicenceChecked, locked_by: null, attempts: 0, license_tier: 'allowed', license_flags: ['x'] });
+    expect(
+      await completeStage(t.db, {
+        ...target,
+        workerId: 'new',
+        to: Status.LicenceChecked,
+        patch: { license_tier: 'allowed', license_flags: ['x'] },
+      }),
+    ).toBe(true);
+    expect(await statusOf(p!.packageId)).toMatchObject({
+      status: Status.LicenceChecked,
+      locked_by: null,
+      attempts: 0,
+      license_tier: 'allowed',
+      license_flags: ['x'],
+    });
   });
 
   it('extends the lease only for packages still held', async () => {
     await enqueue(pkgs(2));
     const got = await claimPackages(t.db, { workerId: 'w', limit: 2, leaseSeconds: 5 });
     const before = await statusOf(got[0]!.packageId);
-    const held = await extendLeases(t.db, { workerId: 'w', packageIds: got.map((p) => p.packageId), leaseSeconds: 600 });
+    const held = await extendLeases(t.db, {
+      workerId: 'w',
+      packageIds: got.map((p) => p.packageId),
+      leaseSeconds: 600,
+    });
     expect(held.sort()).toEqual(got.map((p) => p.packageId).sort());
     const after = await statusOf(got[0]!.packageId);
     expect(after.locked_until!.getTime()).toBeGreaterThan(before.locked_until!.getTime() + 500_000);
@@ -187,7 +219,14 @@ describe('fenced transitions', () => {
     await sql`UPDATE package_status SET status = 'Downloaded'`.execute(t.db);
     const [p] = await claimPackages(t.db, { workerId: 'w', limit: 1, leaseSeconds: 30 });
     expect(p!.status).toBe(Status.SecurityScanning);
-    await completeStage(t.db, { packageId: p!.packageId, workerId: 'w', work: p!.status, via: [Status.SecurityScanned], to: Status.PendingApproval, reason: 'clean' });
+    await completeStage(t.db, {
+      packageId: p!.packageId,
+      workerId: 'w',
+      work: p!.status,
+      via: [Status.SecurityScanned],
+      to: Status.PendingApproval,
+      reason: 'clean',
+    });
     const ev = await t.db.selectFrom('package_events').select(['from_status', 'to_status']).orderBy('id').execute();
     expect(ev.slice(-3)).toEqual([
       { from_status: Status.Downloaded, to_status: Status.SecurityScanning },
@@ -206,7 +245,14 @@ describe('failures and backoff', () => {
       const [p] = await claimPackages(t.db, { workerId: 'w', limit: 1, leaseSeconds: 30 });
       expect(p!.attempts).toBe(attempt);
       const before = Date.now();
-      const r = await failTransient(t.db, { packageId: p!.packageId, workerId: 'w', work: p!.status, error: 'registry answered 503', maxAttempts: 3, backoffBaseMs: 10_000 });
+      const r = await failTransient(t.db, {
+        packageId: p!.packageId,
+        workerId: 'w',
+        work: p!.status,
+        error: 'registry answered 503',
+        maxAttempts: 3,
+        backoffBaseMs: 10_000,
+      });
       const row = await statusOf(p!.packageId);
       if (attempt < 3) {
         expect(r).toBe('retry');
@@ -214,7 +260,11 @@ describe('failures and backoff', () => {
         runAts.push(row.run_at.getTime() - before);
       } else {
         expect(r).toBe('rejected');
-        expect(row).toMatchObject({ status: Status.Rejected, rejection_kind: 'error', rejected_from: Status.Requested });
+        expect(row).toMatchObject({
+          status: Status.Rejected,
+          rejection_kind: 'error',
+          rejected_from: Status.Requested,
+        });
         expect(row.rejection_reason).toContain('gave up after 3 attempts');
       }
     }
@@ -229,11 +279,39 @@ describe('failures and backoff', () => {
     await sql`UPDATE package_status SET status = 'Downloaded'`.execute(t.db);
     const claimed = await claimPackages(t.db, { workerId: 'w', limit: 3, leaseSeconds: 30 });
     const [a, b, c] = claimed;
-    await rejectHeldPackage(t.db, { packageId: a!.packageId, workerId: 'w', work: a!.status, kind: 'error', reason: 'scanner crashed' });
-    await rejectHeldPackage(t.db, { packageId: b!.packageId, workerId: 'w', work: b!.status, kind: 'policy', reason: 'malware' });
-    await completeStage(t.db, { packageId: c!.packageId, workerId: 'w', work: c!.status, via: [Status.SecurityScanned], to: Status.PendingApproval });
-    const [u] = await sql<{ id: number }>`INSERT INTO users (username, password_hash, role) VALUES ('ap', 'x', 'approver') RETURNING id`.execute(t.db).then((r) => r.rows);
-    const decided = await decidePackages(t.db, { packageIds: [c!.packageId, a!.packageId], decision: 'reject', userId: u!.id, username: 'ap', reason: 'not needed' });
+    await rejectHeldPackage(t.db, {
+      packageId: a!.packageId,
+      workerId: 'w',
+      work: a!.status,
+      kind: 'error',
+      reason: 'scanner crashed',
+    });
+    await rejectHeldPackage(t.db, {
+      packageId: b!.packageId,
+      workerId: 'w',
+      work: b!.status,
+      kind: 'policy',
+      reason: 'malware',
+    });
+    await completeStage(t.db, {
+      packageId: c!.packageId,
+      workerId: 'w',
+      work: c!.status,
+      via: [Status.SecurityScanned],
+      to: Status.PendingApproval,
+    });
+    const [u] = await sql<{
+      id: number;
+    }>`INSERT INTO users (username, password_hash, role) VALUES ('ap', 'x', 'approver') RETURNING id`
+      .execute(t.db)
+      .then((r) => r.rows);
+    const decided = await decidePackages(t.db, {
+      packageIds: [c!.packageId, a!.packageId],
+      decision: 'reject',
+      userId: u!.id,
+      username: 'ap',
+      reason: 'not needed',
+    });
     expect(decided.map((d) => d.outcome)).toEqual(['rejected', 'skipped']);
 
     expect(await retryRejected(t.db, { requestId: req.requestId, actor: 'admin' })).toEqual([a!.packageId]);
@@ -252,7 +330,9 @@ describe('stuck sweep and release', () => {
     expect(await resetStuckPackages(t.db, { stuckTimeoutMinutes: 30, maxAttempts: 5 })).toEqual([]);
     await sql`UPDATE package_status SET stage_started_at = now() - interval '31 minutes'`.execute(t.db);
     const reset = await resetStuckPackages(t.db, { stuckTimeoutMinutes: 30, maxAttempts: 5 });
-    expect(reset).toEqual([{ packageId: p!.packageId, from: Status.CheckingLicence, to: Status.Requested, why: 'stuck' }]);
+    expect(reset).toEqual([
+      { packageId: p!.packageId, from: Status.CheckingLicence, to: Status.Requested, why: 'stuck' },
+    ]);
     const s = await getProcessingStatus(t.db);
     expect(s.stuckResets).toBe(1);
   });

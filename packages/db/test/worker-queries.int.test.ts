@@ -43,16 +43,41 @@ describe('claimPackages with a checkpoint filter', () => {
   it('claims only packages at the given checkpoints and leaves the others waiting', async () => {
     await enqueue(2);
     const [first] = await claimPackages(t.db, { workerId: 'w1', limit: 1, leaseSeconds: 30 });
-    await completeStage(t.db, { packageId: first!.packageId, workerId: 'w1', work: first!.status, to: Status.Downloaded, via: [Status.LicenceChecked, Status.Downloading] });
+    await completeStage(t.db, {
+      packageId: first!.packageId,
+      workerId: 'w1',
+      work: first!.status,
+      to: Status.Downloaded,
+      via: [Status.LicenceChecked, Status.Downloading],
+    });
 
-    const claimed = await claimPackages(t.db, { workerId: 'w2', limit: 10, leaseSeconds: 30, checkpoints: [Status.Requested, Status.LicenceChecked] });
+    const claimed = await claimPackages(t.db, {
+      workerId: 'w2',
+      limit: 10,
+      leaseSeconds: 30,
+      checkpoints: [Status.Requested, Status.LicenceChecked],
+    });
     expect(claimed.map((c) => c.packageId)).toEqual([2]);
-    const again = await claimPackages(t.db, { workerId: 'w2', limit: 10, leaseSeconds: 30, checkpoints: [Status.Requested, Status.LicenceChecked] });
+    const again = await claimPackages(t.db, {
+      workerId: 'w2',
+      limit: 10,
+      leaseSeconds: 30,
+      checkpoints: [Status.Requested, Status.LicenceChecked],
+    });
     expect(again).toEqual([]);
-    const row = await t.db.selectFrom('package_status').select(['status', 'locked_by']).where('package_id', '=', first!.packageId).executeTakeFirstOrThrow();
+    const row = await t.db
+      .selectFrom('package_status')
+      .select(['status', 'locked_by'])
+      .where('package_id', '=', first!.packageId)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: Status.Downloaded, locked_by: null });
 
-    const scan = await claimPackages(t.db, { workerId: 'w3', limit: 10, leaseSeconds: 30, checkpoints: [Status.Downloaded] });
+    const scan = await claimPackages(t.db, {
+      workerId: 'w3',
+      limit: 10,
+      leaseSeconds: 30,
+      checkpoints: [Status.Downloaded],
+    });
     expect(scan.map((c) => [c.packageId, c.status])).toEqual([[first!.packageId, Status.SecurityScanning]]);
   });
 

@@ -70,7 +70,13 @@ export async function startTestRegistry(opts: { token?: string } = {}): Promise<
       const vdocs: Record<string, unknown> = {};
       for (const [v, { doc }] of versions) {
         vdocs[v] = abbreviated
-          ? { name: doc.name, version: doc.version, dist: doc.dist, dependencies: doc.dependencies, scripts: doc.scripts }
+          ? {
+              name: doc.name,
+              version: doc.version,
+              dist: doc.dist,
+              dependencies: doc.dependencies,
+              scripts: doc.scripts,
+            }
           : doc;
       }
       const latest = [...versions.keys()].pop()!;

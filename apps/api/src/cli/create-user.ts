@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { createDb, createUser, type Role } from '@spm/db';
 import { loadConfig } from '../config.js';
 
-const USAGE = 'usage: pnpm --filter @spm/api create-user --username NAME [--role user|approver|admin]\n' +
+const USAGE =
+  'usage: pnpm --filter @spm/api create-user --username NAME [--role user|approver|admin]\n' +
   '  The password is read from SPM_PASSWORD, or from the first line of stdin.';
 
 async function readStdinLine(): Promise<string> {
@@ -19,7 +20,9 @@ async function readStdinLine(): Promise<string> {
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { username: { type: 'string' }, role: { type: 'string', default: 'user' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({
+      options: { username: { type: 'string' }, role: { type: 'string', default: 'user' }, help: { type: 'boolean' } },
+    }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 64;
@@ -49,7 +52,15 @@ async function main(): Promise<number> {
     const user = await createUser(db, { username: values.username, password, role });
     await db
       .insertInto('audit_log')
-      .values({ actor_id: null, actor_username: 'cli', action: 'user.create', target_type: 'user', target_id: String(user.id), details: JSON.stringify({ username: user.username, role: user.role, via: 'create-user' }), ip: null })
+      .values({
+        actor_id: null,
+        actor_username: 'cli',
+        action: 'user.create',
+        target_type: 'user',
+        target_id: String(user.id),
+        details: JSON.stringify({ username: user.username, role: user.role, via: 'create-user' }),
+        ip: null,
+      })
       .execute();
     process.stdout.write(`created ${user.role} ${user.username} (id ${user.id})\n`);
     return 0;

@@ -1,8 +1,14 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const ids = [...(require('spdx-license-ids') as string[]), ...(require('spdx-license-ids/deprecated.json') as string[])];
-const exceptions = [...(require('spdx-exceptions') as string[]), ...(require('spdx-exceptions/deprecated.json') as string[])];
+const ids = [
+  ...(require('spdx-license-ids') as string[]),
+  ...(require('spdx-license-ids/deprecated.json') as string[]),
+];
+const exceptions = [
+  ...(require('spdx-exceptions') as string[]),
+  ...(require('spdx-exceptions/deprecated.json') as string[]),
+];
 
 const LICENSES = new Map(ids.map((id) => [id.toLowerCase(), id]));
 const EXCEPTIONS = new Map(exceptions.map((id) => [id.toLowerCase(), id]));

@@ -55,9 +55,13 @@ function clip(s: string, n = 200): string {
 export function parseLockfileText(text: string): ParsedLockfile & { document: Obj } {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.trim() === '') {
-    throw new AppError('ERR_NOT_JSON', 'The body is empty: send the contents of package-lock.json or npm-shrinkwrap.json.', {
-      status: 400,
-    });
+    throw new AppError(
+      'ERR_NOT_JSON',
+      'The body is empty: send the contents of package-lock.json or npm-shrinkwrap.json.',
+      {
+        status: 400,
+      },
+    );
   }
   let doc: unknown;
   try {
@@ -107,9 +111,13 @@ function assertDepth(doc: unknown): void {
 }
 
 function tooDeep(): AppError {
-  return new AppError('ERR_NOT_LOCKFILE', `The document is nested more than ${MAX_DEPTH} levels deep; no real lockfile is.`, {
-    status: 400,
-  });
+  return new AppError(
+    'ERR_NOT_LOCKFILE',
+    `The document is nested more than ${MAX_DEPTH} levels deep; no real lockfile is.`,
+    {
+      status: 400,
+    },
+  );
 }
 
 function unstorable(): AppError {
@@ -123,7 +131,9 @@ function unstorable(): AppError {
 /** Parses an already-decoded lockfile document. Throws AppError (400) on anything that is not a usable lockfile. */
 export function parseLockfile(doc: unknown): ParsedLockfile {
   if (!isObject(doc)) {
-    throw new AppError('ERR_NOT_LOCKFILE', `Expected a JSON object (package-lock.json), got ${describe(doc)}.`, { status: 400 });
+    throw new AppError('ERR_NOT_LOCKFILE', `Expected a JSON object (package-lock.json), got ${describe(doc)}.`, {
+      status: 400,
+    });
   }
   if (!Object.hasOwn(doc, 'lockfileVersion')) {
     const hint =
@@ -137,7 +147,10 @@ export function parseLockfile(doc: unknown): ParsedLockfile {
     throw new AppError(
       'ERR_LOCKFILE_UNSUPPORTED_VERSION',
       `lockfileVersion ${clip(JSON.stringify(v) ?? String(v), 40)} is not supported: expected the number 1, 2 or 3 (npm 5 to 11).`,
-      { status: 400, details: { lockfileVersion: typeof v === 'string' ? clip(v, 40) : typeof v === 'number' ? v : describe(v) } },
+      {
+        status: 400,
+        details: { lockfileVersion: typeof v === 'string' ? clip(v, 40) : typeof v === 'number' ? v : describe(v) },
+      },
     );
   }
   const ctx = new Collector();
@@ -146,7 +159,9 @@ export function parseLockfile(doc: unknown): ParsedLockfile {
   if (v === 1 || (v === 2 && packages === undefined)) {
     const deps = own(doc, 'dependencies');
     if (deps !== undefined && !isObject(deps)) {
-      throw new AppError('ERR_NOT_LOCKFILE', `"dependencies" must be an object, got ${describe(deps)}.`, { status: 400 });
+      throw new AppError('ERR_NOT_LOCKFILE', `"dependencies" must be an object, got ${describe(deps)}.`, {
+        status: 400,
+      });
     }
     if (deps) walkV1(deps, 'node_modules/', ctx, 0);
   } else {
@@ -188,7 +203,8 @@ export function parseLockfile(doc: unknown): ParsedLockfile {
 function rootString(root: Obj | undefined, doc: Obj, key: string, max: number): string | null {
   const value = (root ? own(root, key) : undefined) ?? own(doc, key);
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw entryError('', `"${key}" must be a string, got ${describe(value)}`, { field: key });
+  if (typeof value !== 'string')
+    throw entryError('', `"${key}" must be a string, got ${describe(value)}`, { field: key });
   if (value.length > max) throw entryError('', `"${key}" is longer than ${max} characters`, { field: key });
   const trimmed = value.trim();
   return trimmed === '' ? null : trimmed;
@@ -324,25 +340,39 @@ function readPackage(path: string, entry: Obj, name: string, version: unknown): 
 
 /** A plain semver version as a registry lists it: no `v` prefix, no surrounding spaces. */
 function isExactSemver(version: string): boolean {
-  return version.length <= MAX_VERSION_LENGTH && /^\d/.test(version) && version.trim() === version && semver.parse(version) !== null;
+  return (
+    version.length <= MAX_VERSION_LENGTH &&
+    /^\d/.test(version) &&
+    version.trim() === version &&
+    semver.parse(version) !== null
+  );
 }
 
 function checkName(path: string, name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw entryError(path, `package name must be 1 to ${MAX_NAME_LENGTH} characters`, { name: clip(name, 80), field: 'name' });
+    throw entryError(path, `package name must be 1 to ${MAX_NAME_LENGTH} characters`, {
+      name: clip(name, 80),
+      field: 'name',
+    });
   }
   let result: ReturnType<typeof validateName>;
   try {
     result = validateName(name);
   } catch {
     // encodeURIComponent throws on unpaired surrogates.
-    throw entryError(path, 'package name contains characters that are not URL-safe', { name: clip(name, 80), field: 'name' });
+    throw entryError(path, 'package name contains characters that are not URL-safe', {
+      name: clip(name, 80),
+      field: 'name',
+    });
   }
   // Names valid when published stay installable: legacy names with capitals (JSONStream) or the names of
   // core modules (events, util) are real packages. Scopes never allowed capitals.
   if (!result.validForOldPackages || (name.startsWith('@') && name !== name.toLowerCase())) {
     const why = result.errors?.[0] ?? result.warnings?.[0] ?? 'name is not a valid npm package name';
-    throw entryError(path, `"${clip(name, 80)}" is not a valid package name (${why})`, { name: clip(name, 80), field: 'name' });
+    throw entryError(path, `"${clip(name, 80)}" is not a valid package name (${why})`, {
+      name: clip(name, 80),
+      field: 'name',
+    });
   }
 }
 
@@ -353,7 +383,14 @@ function checkIntegrity(path: string, name: string, integrity: string): void {
     const algo = m?.[1];
     const digest = m?.[2];
     const len = algo !== undefined ? ALLOWED_ALGORITHMS[algo] : undefined;
-    if (!m || !digest || len === undefined || !Object.hasOwn(ALLOWED_ALGORITHMS, algo!) || !BASE64.test(digest) || Buffer.from(digest, 'base64').length !== len) {
+    if (
+      !m ||
+      !digest ||
+      len === undefined ||
+      !Object.hasOwn(ALLOWED_ALGORITHMS, algo!) ||
+      !BASE64.test(digest) ||
+      Buffer.from(digest, 'base64').length !== len
+    ) {
       throw entryError(
         path,
         `"integrity" is not a valid SRI string (expected sha512-, sha384-, sha256- or sha1- followed by a base64 digest of the right length)`,
@@ -408,14 +445,16 @@ function optionalString(entry: Obj, key: string, path: string): string | null {
   const v = own(entry, key);
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw entryError(path, `"${key}" must be a string, got ${describe(v)}`, { field: key });
-  if (v.length > MAX_FIELD_LENGTH) throw entryError(path, `"${key}" is longer than ${MAX_FIELD_LENGTH} characters`, { field: key });
+  if (v.length > MAX_FIELD_LENGTH)
+    throw entryError(path, `"${key}" is longer than ${MAX_FIELD_LENGTH} characters`, { field: key });
   return v;
 }
 
 function flag(entry: Obj, key: string, path: string): boolean {
   const v = own(entry, key);
   if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw entryError(path, `"${key}" must be true or false, got ${describe(v)}`, { field: key });
+  if (typeof v !== 'boolean')
+    throw entryError(path, `"${key}" must be true or false, got ${describe(v)}`, { field: key });
   return v;
 }
 
@@ -427,7 +466,8 @@ function readLicense(path: string, entry: Obj): string | null {
   if (typeof v === 'string') text = v;
   else if (typeof v === 'object') text = JSON.stringify(v);
   else throw entryError(path, `"license" must be a string or object, got ${describe(v)}`, { field: 'license' });
-  if (text.length > MAX_FIELD_LENGTH) throw entryError(path, `"license" is longer than ${MAX_FIELD_LENGTH} characters`, { field: 'license' });
+  if (text.length > MAX_FIELD_LENGTH)
+    throw entryError(path, `"license" is longer than ${MAX_FIELD_LENGTH} characters`, { field: 'license' });
   return text;
 }
 

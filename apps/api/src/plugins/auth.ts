@@ -28,9 +28,13 @@ export default fp(
     const authenticate = async (request: FastifyRequest): Promise<AuthUser> => {
       const header = request.headers.authorization;
       if (!header || !/^Bearer\s+\S+$/i.test(header)) {
-        throw new AppError('ERR_UNAUTHORIZED', 'Authentication required: send "Authorization: Bearer <token>" from POST /api/auth/login.', {
-          status: 401,
-        });
+        throw new AppError(
+          'ERR_UNAUTHORIZED',
+          'Authentication required: send "Authorization: Bearer <token>" from POST /api/auth/login.',
+          {
+            status: 401,
+          },
+        );
       }
       let payload: TokenPayload;
       try {
@@ -44,9 +48,12 @@ export default fp(
         );
       }
       const id = Number(payload.sub);
-      const user = Number.isSafeInteger(id) && id > 0 && id <= 2147483647 ? await findActiveUser(app.db, id) : undefined;
+      const user =
+        Number.isSafeInteger(id) && id > 0 && id <= 2147483647 ? await findActiveUser(app.db, id) : undefined;
       if (!user) {
-        throw new AppError('ERR_UNAUTHORIZED', 'The account behind this token no longer exists or is disabled.', { status: 401 });
+        throw new AppError('ERR_UNAUTHORIZED', 'The account behind this token no longer exists or is disabled.', {
+          status: 401,
+        });
       }
       request.user = user;
       return user;
@@ -63,7 +70,8 @@ export default fp(
     app.addHook('onRoute', (route) => {
       const access = route.config?.access;
       if (access === undefined) {
-        if (route.url.startsWith('/api/')) throw new Error(`route ${route.method} ${route.url} declares no config.access`);
+        if (route.url.startsWith('/api/'))
+          throw new Error(`route ${route.method} ${route.url} declares no config.access`);
         return;
       }
       if (access === 'public') return;

@@ -15,12 +15,24 @@ const TOO_LARGE = new Set([
 ]);
 
 // PostgreSQL is unreachable or going away: the request may succeed later.
-const DB_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+const DB_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 function isDbUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e.code === 'string' && DB_UNAVAILABLE.has(e.code)) return true;
-  return typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message);
+  return (
+    typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
+  );
 }
 
 /** Maps any error to a status and the public body. Internals of 5xx errors are never exposed. */
@@ -30,7 +42,12 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     if (status >= 500 && err.code !== 'ERR_DB_UNAVAILABLE') {
       return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error' } } };
     }
-    return { status, body: { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } } };
+    return {
+      status,
+      body: {
+        error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+      },
+    };
   }
   const e = err as FastifyError & { validation?: Array<{ instancePath?: string; message?: string; params?: unknown }> };
   if (e && Array.isArray(e.validation)) {
@@ -40,7 +57,10 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
         error: {
           code: 'ERR_VALIDATION',
           message: e.message,
-          details: e.validation.map((v) => ({ path: `${e.validationContext ?? ''}${v.instancePath ?? ''}`, message: v.message ?? '' })),
+          details: e.validation.map((v) => ({
+            path: `${e.validationContext ?? ''}${v.instancePath ?? ''}`,
+            message: v.message ?? '',
+          })),
         },
       },
     };
@@ -48,7 +68,10 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   const code = typeof e?.code === 'string' ? e.code : '';
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (TOO_LARGE.has(code) || status === 413) {
-    return { status: 413, body: { error: { code: 'ERR_PAYLOAD_TOO_LARGE', message: 'The request body is too large.' } } };
+    return {
+      status: 413,
+      body: { error: { code: 'ERR_PAYLOAD_TOO_LARGE', message: 'The request body is too large.' } },
+    };
   }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
     return {
@@ -56,25 +79,55 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       body: {
         error: {
           code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
-          message: 'Unsupported Content-Type: send application/json (or multipart/form-data where a route accepts files).',
+          message:
+            'Unsupported Content-Type: send application/json (or multipart/form-data where a route accepts files).',
         },
       },
     };
   }
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (status === 400 && e instanceof SyntaxError)) {
-    return { status: 400, body: { error: { code: 'ERR_NOT_JSON', message: `The request body is not valid JSON: ${String(e.message).slice(0, 200)}` } } };
+  if (
+    code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    (status === 400 && e instanceof SyntaxError)
+  ) {
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'ERR_NOT_JSON',
+          message: `The request body is not valid JSON: ${String(e.message).slice(0, 200)}`,
+        },
+      },
+    };
   }
   if (status === 429) {
-    return { status: 429, body: { error: { code: 'ERR_RATE_LIMITED', message: 'Too many requests: wait a minute and try again.' } } };
+    return {
+      status: 429,
+      body: { error: { code: 'ERR_RATE_LIMITED', message: 'Too many requests: wait a minute and try again.' } },
+    };
   }
   if (code.startsWith('FST_JWT_') || status === 401) {
-    return { status: 401, body: { error: { code: 'ERR_UNAUTHORIZED', message: 'Authentication required: send a valid bearer token.' } } };
+    return {
+      status: 401,
+      body: { error: { code: 'ERR_UNAUTHORIZED', message: 'Authentication required: send a valid bearer token.' } },
+    };
   }
   if (status >= 400 && status < 500) {
-    return { status, body: { error: { code: status === 404 ? 'ERR_NOT_FOUND' : 'ERR_BAD_REQUEST', message: String(e.message ?? 'Bad request').slice(0, 300) } } };
+    return {
+      status,
+      body: {
+        error: {
+          code: status === 404 ? 'ERR_NOT_FOUND' : 'ERR_BAD_REQUEST',
+          message: String(e.message ?? 'Bad request').slice(0, 300),
+        },
+      },
+    };
   }
   if (isDbUnavailable(err)) {
-    return { status: 503, body: { error: { code: 'ERR_DB_UNAVAILABLE', message: 'The database is unavailable; try again shortly.' } } };
+    return {
+      status: 503,
+      body: { error: { code: 'ERR_DB_UNAVAILABLE', message: 'The database is unavailable; try again shortly.' } },
+    };
   }
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error' } } };
 }
@@ -93,7 +146,10 @@ export default fp(
     });
     app.setNotFoundHandler((request, reply) => {
       void reply.code(404).send({
-        error: { code: 'ERR_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` },
+        error: {
+          code: 'ERR_NOT_FOUND',
+          message: `No route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+        },
       } satisfies ErrorBody);
     });
   },

@@ -31,14 +31,47 @@ export default fp(
       labelNames: ['route'] as const,
       registers: [registry],
     });
-    const byStatus = new Gauge({ name: 'spm_packages', help: 'Packages per pipeline status', labelNames: ['status'] as const, registers: [registry] });
-    const queueDepth = new Gauge({ name: 'spm_queue_depth', help: 'Packages at a runnable checkpoint', registers: [registry] });
-    const runnable = new Gauge({ name: 'spm_queue_runnable_now', help: 'Packages runnable now (run_at reached)', registers: [registry] });
-    const inProgress = new Gauge({ name: 'spm_queue_in_progress', help: 'Packages held by a worker', registers: [registry] });
-    const oldest = new Gauge({ name: 'spm_queue_oldest_runnable_age_seconds', help: 'Age of the oldest runnable package', registers: [registry] });
-    const stuck = new Gauge({ name: 'spm_queue_stuck_resets', help: 'Stuck or lease-expired resets recorded on packages', registers: [registry] });
-    const retries = new Gauge({ name: 'spm_queue_manual_retries', help: 'Manual retries recorded on packages', registers: [registry] });
-    const workers = new Gauge({ name: 'spm_workers_alive', help: 'Workers with a recent heartbeat', registers: [registry] });
+    const byStatus = new Gauge({
+      name: 'spm_packages',
+      help: 'Packages per pipeline status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    });
+    const queueDepth = new Gauge({
+      name: 'spm_queue_depth',
+      help: 'Packages at a runnable checkpoint',
+      registers: [registry],
+    });
+    const runnable = new Gauge({
+      name: 'spm_queue_runnable_now',
+      help: 'Packages runnable now (run_at reached)',
+      registers: [registry],
+    });
+    const inProgress = new Gauge({
+      name: 'spm_queue_in_progress',
+      help: 'Packages held by a worker',
+      registers: [registry],
+    });
+    const oldest = new Gauge({
+      name: 'spm_queue_oldest_runnable_age_seconds',
+      help: 'Age of the oldest runnable package',
+      registers: [registry],
+    });
+    const stuck = new Gauge({
+      name: 'spm_queue_stuck_resets',
+      help: 'Stuck or lease-expired resets recorded on packages',
+      registers: [registry],
+    });
+    const retries = new Gauge({
+      name: 'spm_queue_manual_retries',
+      help: 'Manual retries recorded on packages',
+      registers: [registry],
+    });
+    const workers = new Gauge({
+      name: 'spm_workers_alive',
+      help: 'Workers with a recent heartbeat',
+      registers: [registry],
+    });
 
     const refreshQueueGauges = async (): Promise<void> => {
       const s = await getProcessingStatus(app.db as DB, { recentLimit: 1 });

@@ -14,7 +14,9 @@ const adminAuditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The audit log of human actions',
         security: [{ bearerAuth: [] }],
         querystring: Type.Object({
-          action: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Exact action, or a prefix such as package.*' })),
+          action: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 100, description: 'Exact action, or a prefix such as package.*' }),
+          ),
           actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Username of the actor' })),
           from: Type.Optional(Type.String({ format: 'date-time' })),
           to: Type.Optional(Type.String({ format: 'date-time' })),

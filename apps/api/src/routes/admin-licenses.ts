@@ -14,9 +14,12 @@ import { audit } from '../audit.js';
 import { canonicalPolicyId } from '../licenses/spdx.js';
 import { authErrors, Nullable, Timestamp } from '../schemas/common.js';
 
-const Tier = Type.Union([Type.Literal('always_allowed'), Type.Literal('allowed'), Type.Literal('avoid'), Type.Literal('blocked')], {
-  description: 'always_allowed and allowed pass; avoid passes flagged; blocked rejects',
-});
+const Tier = Type.Union(
+  [Type.Literal('always_allowed'), Type.Literal('allowed'), Type.Literal('avoid'), Type.Literal('blocked')],
+  {
+    description: 'always_allowed and allowed pass; avoid passes flagged; blocked rejects',
+  },
+);
 const SpdxParam = Type.Object({ spdxId: Type.String({ minLength: 1, maxLength: 200 }) });
 
 const LicenseSchema = Type.Object({
@@ -30,7 +33,15 @@ const LicenseSchema = Type.Object({
 });
 
 function licenseJson(l: SupportedLicense) {
-  return { id: l.id, spdx_id: l.spdx_id, name: l.name, tier: l.tier, notes: l.notes, created_at: l.created_at, updated_at: l.updated_at };
+  return {
+    id: l.id,
+    spdx_id: l.spdx_id,
+    name: l.name,
+    tier: l.tier,
+    notes: l.notes,
+    created_at: l.created_at,
+    updated_at: l.updated_at,
+  };
 }
 
 function validId(raw: string): string {
@@ -47,7 +58,10 @@ function validId(raw: string): string {
 
 async function mustGet(app: { db: Parameters<typeof getLicense>[0] }, spdxId: string): Promise<SupportedLicense> {
   const l = await getLicense(app.db, spdxId);
-  if (!l) throw new AppError('ERR_LICENSE_NOT_FOUND', `${spdxId.slice(0, 100)} is not in the licence policy.`, { status: 404 });
+  if (!l)
+    throw new AppError('ERR_LICENSE_NOT_FOUND', `${spdxId.slice(0, 100)} is not in the licence policy.`, {
+      status: 404,
+    });
   return l;
 }
 
@@ -78,7 +92,10 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'One licence and how many packages use it',
         security,
         params: SpdxParam,
-        response: { 200: Type.Object({ ...LicenseSchema.properties, packages_using: Type.Integer() }), ...authErrors(404) },
+        response: {
+          200: Type.Object({ ...LicenseSchema.properties, packages_using: Type.Integer() }),
+          ...authErrors(404),
+        },
       },
     },
     async (request) => {
@@ -109,7 +126,12 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const spdxId = validId(request.body.spdx_id);
-      const l = await createLicense(app.db, { spdxId, name: request.body.name, tier: request.body.tier, notes: request.body.notes ?? null });
+      const l = await createLicense(app.db, {
+        spdxId,
+        name: request.body.name,
+        tier: request.body.tier,
+        notes: request.body.notes ?? null,
+      });
       await audit(request, 'license.create', { type: 'license', id: l.spdx_id }, { tier: l.tier, name: l.name });
       return reply.code(201).send(licenseJson(l));
     },
@@ -138,11 +160,17 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const before = await mustGet(app, request.params.spdxId);
       const l = await updateLicense(app.db, before.spdx_id, request.body);
-      if (!l) throw new AppError('ERR_LICENSE_NOT_FOUND', `${before.spdx_id} is not in the licence policy.`, { status: 404 });
-      await audit(request, 'license.update', { type: 'license', id: l.spdx_id }, {
-        from: { tier: before.tier, name: before.name, notes: before.notes },
-        to: { tier: l.tier, name: l.name, notes: l.notes },
-      });
+      if (!l)
+        throw new AppError('ERR_LICENSE_NOT_FOUND', `${before.spdx_id} is not in the licence policy.`, { status: 404 });
+      await audit(
+        request,
+        'license.update',
+        { type: 'license', id: l.spdx_id },
+        {
+          from: { tier: before.tier, name: before.name, notes: before.notes },
+          to: { tier: l.tier, name: l.name, notes: l.notes },
+        },
+      );
       return licenseJson(l);
     },
   );
@@ -164,8 +192,14 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const l = await mustGet(app, request.params.spdxId);
       const force = request.query.force === true;
       const { deleted, usage } = await deleteLicense(app.db, l.spdx_id, { force });
-      if (!deleted) throw new AppError('ERR_LICENSE_NOT_FOUND', `${l.spdx_id} is not in the licence policy.`, { status: 404 });
-      await audit(request, 'license.delete', { type: 'license', id: l.spdx_id }, { tier: l.tier, force, packages_using: usage });
+      if (!deleted)
+        throw new AppError('ERR_LICENSE_NOT_FOUND', `${l.spdx_id} is not in the licence policy.`, { status: 404 });
+      await audit(
+        request,
+        'license.delete',
+        { type: 'license', id: l.spdx_id },
+        { tier: l.tier, force, packages_using: usage },
+      );
       return reply.code(204).send(null);
     },
   );

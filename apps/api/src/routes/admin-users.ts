@@ -13,7 +13,12 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       config: { access: 'admin' },
-      schema: { tags: ['admin'], summary: 'List users', security, response: { 200: Type.Object({ users: Type.Array(UserSchema) }), ...authErrors() } },
+      schema: {
+        tags: ['admin'],
+        summary: 'List users',
+        security,
+        response: { 200: Type.Object({ users: Type.Array(UserSchema) }), ...authErrors() },
+      },
     },
     async () => ({ users: (await listUsers(app.db)).map(userJson) }),
   );
@@ -26,7 +31,10 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Create a user',
         security,
-        body: Type.Object({ username: Username, password: Password, role: RoleSchema }, { additionalProperties: false }),
+        body: Type.Object(
+          { username: Username, password: Password, role: RoleSchema },
+          { additionalProperties: false },
+        ),
         response: { 201: UserSchema, ...authErrors(409) },
       },
     },
@@ -47,7 +55,11 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         params: Type.Object({ id: UserIdParam }),
         body: Type.Object(
-          { role: Type.Optional(RoleSchema), disabled: Type.Optional(Type.Boolean()), password: Type.Optional(Password) },
+          {
+            role: Type.Optional(RoleSchema),
+            disabled: Type.Optional(Type.Boolean()),
+            password: Type.Optional(Password),
+          },
           { additionalProperties: false, minProperties: 1 },
         ),
         response: { 200: UserSchema, ...authErrors(404, 409) },

@@ -1,7 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError, decidePackages, getPackageStatuses, listPendingApprovals, type Decision } from '@spm/db';
-import { authErrors, emptyBodyAsObject, IdParam, Nullable, PageInfo, pageInfo, pageOf, Pagination, Timestamp } from '../schemas/common.js';
+import {
+  authErrors,
+  emptyBodyAsObject,
+  IdParam,
+  Nullable,
+  PageInfo,
+  pageInfo,
+  pageOf,
+  Pagination,
+  Timestamp,
+} from '../schemas/common.js';
 import { LicenseInfo, topFindings, Vulnerabilities } from '../schemas/packages.js';
 
 const Reason = Type.String({ minLength: 1, maxLength: 2000 });
@@ -78,7 +88,13 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
           security_score: p.securityScore,
           scan_state: p.scanState,
           scan: p.scan && {
-            vulnerabilities: { critical: p.scan.critical, high: p.scan.high, medium: p.scan.medium, low: p.scan.low, info: p.scan.info },
+            vulnerabilities: {
+              critical: p.scan.critical,
+              high: p.scan.high,
+              medium: p.scan.medium,
+              low: p.scan.low,
+              info: p.scan.info,
+            },
             malware: p.scan.malware,
             score: p.scan.score,
             scanners: p.scan.scanners,
@@ -95,8 +111,14 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  const decideOne = (decision: 'approve' | 'reject') =>
-    async (request: { params: { packageId: number }; body: { reason?: string }; user: { id: number; username: string }; ip: string }) => {
+  const decideOne =
+    (decision: 'approve' | 'reject') =>
+    async (request: {
+      params: { packageId: number };
+      body: { reason?: string };
+      user: { id: number; username: string };
+      ip: string;
+    }) => {
       const id = request.params.packageId;
       const reason = request.body.reason ?? (decision === 'approve' ? 'approved' : undefined);
       if (!reason) throw new AppError('ERR_REASON_REQUIRED', 'A rejection needs a reason.', { status: 400 });
@@ -111,10 +133,14 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ip: request.ip,
       });
       if (!d || d.outcome === 'skipped') {
-        throw new AppError('ERR_NOT_PENDING', `Package ${id} is not waiting for approval (it is ${d?.status ?? 'unknown'}).`, {
-          status: 409,
-          details: { status: d?.status ?? null },
-        });
+        throw new AppError(
+          'ERR_NOT_PENDING',
+          `Package ${id} is not waiting for approval (it is ${d?.status ?? 'unknown'}).`,
+          {
+            status: 409,
+            details: { status: d?.status ?? null },
+          },
+        );
       }
       return decisionJson(d);
     };
@@ -127,10 +153,16 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         preValidation: emptyBodyAsObject,
         schema: {
           tags: ['approvals'],
-          summary: decision === 'approve' ? 'Approve a pending package (it is then published)' : 'Reject a pending package (reason required)',
+          summary:
+            decision === 'approve'
+              ? 'Approve a pending package (it is then published)'
+              : 'Reject a pending package (reason required)',
           security,
           params: Type.Object({ packageId: IdParam }),
-          body: Type.Object({ reason: decision === 'approve' ? Type.Optional(Reason) : Reason }, { additionalProperties: false }),
+          body: Type.Object(
+            { reason: decision === 'approve' ? Type.Optional(Reason) : Reason },
+            { additionalProperties: false },
+          ),
           response: { 200: DecisionSchema, ...authErrors(404, 409) },
         },
       },

@@ -30,7 +30,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Log in: exchange a username and password for a bearer token',
         body: Type.Object(
-          { username: Type.String({ minLength: 1, maxLength: 100 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          {
+            username: Type.String({ minLength: 1, maxLength: 100 }),
+            password: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -49,11 +52,18 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const user = await findUserForLogin(app.db, username);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
       if (!user || !ok || user.disabled) {
-        await audit(request, 'auth.login_failed', { type: 'user', id: user?.id ?? null }, {
-          username: username.slice(0, 100),
-          reason: !user ? 'unknown user' : !ok ? 'wrong password' : 'disabled',
+        await audit(
+          request,
+          'auth.login_failed',
+          { type: 'user', id: user?.id ?? null },
+          {
+            username: username.slice(0, 100),
+            reason: !user ? 'unknown user' : !ok ? 'wrong password' : 'disabled',
+          },
+        );
+        throw new AppError('ERR_INVALID_CREDENTIALS', 'Wrong username or password, or the account is disabled.', {
+          status: 401,
         });
-        throw new AppError('ERR_INVALID_CREDENTIALS', 'Wrong username or password, or the account is disabled.', { status: 401 });
       }
       request.user = { id: user.id, username: user.username, role: user.role };
       await audit(request, 'auth.login', { type: 'user', id: user.id });

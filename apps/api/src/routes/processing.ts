@@ -115,11 +115,21 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (requestId !== undefined && !(await getRequest(app.db, requestId))) {
         throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${requestId}.`, { status: 404 });
       }
-      const ids = await retryRejected(app.db, { requestId, includePolicy, actor: request.user.username, actorKind: 'user' });
-      await audit(request, 'processing.retry', { type: requestId === undefined ? 'queue' : 'request', id: requestId ?? null }, {
-        include_policy: includePolicy,
-        requeued: ids.length,
+      const ids = await retryRejected(app.db, {
+        requestId,
+        includePolicy,
+        actor: request.user.username,
+        actorKind: 'user',
       });
+      await audit(
+        request,
+        'processing.retry',
+        { type: requestId === undefined ? 'queue' : 'request', id: requestId ?? null },
+        {
+          include_policy: includePolicy,
+          requeued: ids.length,
+        },
+      );
       return { requeued: ids.length, package_ids: ids };
     },
   );

@@ -193,7 +193,9 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 stage_seconds: Type.Record(Type.String(), Type.Number(), {
                   description: 'Seconds spent working in each stage (licence, download, scan, publish)',
                 }),
-                status_seconds: Type.Record(Type.String(), Type.Number(), { description: 'Seconds spent in each status' }),
+                status_seconds: Type.Record(Type.String(), Type.Number(), {
+                  description: 'Seconds spent in each status',
+                }),
                 elapsed_seconds: Type.Number(),
                 updated_at: Timestamp,
               }),
@@ -264,7 +266,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: 'user' },
       schema: {
         tags: ['packages'],
-        summary: 'Everything known about a package: state, licence verdict, latest security scan with findings, history',
+        summary:
+          'Everything known about a package: state, licence verdict, latest security scan with findings, history',
         description: 'Approvers and admins see every package; users only packages in one of their requests.',
         security,
         params: Type.Object({ packageId: IdParam }),
@@ -343,7 +346,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const id = request.params.packageId;
       const notFound = () => new AppError('ERR_PACKAGE_NOT_FOUND', `No package with id ${id}.`, { status: 404 });
-      if (!hasRole(request.user.role, 'approver') && !(await isPackageInUserRequests(app.db, id, request.user.id))) throw notFound();
+      if (!hasRole(request.user.role, 'approver') && !(await isPackageInUserRequests(app.db, id, request.user.id)))
+        throw notFound();
       const rep = await getPackageReport(app.db, id);
       if (!rep) throw notFound();
       const s = rep.status;

@@ -68,7 +68,9 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
             package_count: Type.Integer(),
             new_packages: Type.Integer(),
             existing_packages: Type.Integer(),
-            skipped_entries: Type.Integer({ description: 'Workspace links and bundled dependencies, not vetted separately' }),
+            skipped_entries: Type.Integer({
+              description: 'Workspace links and bundled dependencies, not vetted separately',
+            }),
             status_url: Type.String(),
           }),
           ...authErrors(413, 415),
@@ -86,19 +88,28 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
             if (part.type === 'file') {
               if (part.fieldname !== 'file' || file) {
                 part.file.resume();
-                throw new AppError('ERR_MULTIPART_FIELD', 'Send exactly one file, in the multipart field "file".', { status: 400 });
+                throw new AppError('ERR_MULTIPART_FIELD', 'Send exactly one file, in the multipart field "file".', {
+                  status: 400,
+                });
               }
               file = await part.toBuffer();
             } else if (part.fieldname === 'application_name') name = metaField('application_name', part.value) ?? name;
-            else if (part.fieldname === 'application_version') version = metaField('application_version', part.value) ?? version;
+            else if (part.fieldname === 'application_version')
+              version = metaField('application_version', part.value) ?? version;
           }
         } catch (err) {
           if (err instanceof AppError) throw err;
           const e = err as { statusCode?: number };
           if (typeof e.statusCode === 'number' && e.statusCode < 500) throw err;
-          throw new AppError('ERR_MULTIPART_INVALID', 'The multipart body could not be read.', { status: 400, cause: err });
+          throw new AppError('ERR_MULTIPART_INVALID', 'The multipart body could not be read.', {
+            status: 400,
+            cause: err,
+          });
         }
-        if (!file) throw new AppError('ERR_MULTIPART_FIELD', 'The multipart body has no "file" field with the lockfile.', { status: 400 });
+        if (!file)
+          throw new AppError('ERR_MULTIPART_FIELD', 'The multipart body has no "file" field with the lockfile.', {
+            status: 400,
+          });
         text = decode(file);
       } else if (Buffer.isBuffer(request.body)) {
         text = decode(request.body);

@@ -39,7 +39,9 @@ export function authErrors(...codes: number[]): Record<number, TSchema> {
 }
 
 export const Pagination = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Page number (1-based), with page_size' })),
+  page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Page number (1-based), with page_size' }),
+  ),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'Items per page (default 50)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'Alternative to page_size' })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Alternative to page' })),

@@ -38,7 +38,10 @@ export const LicenseInfo = {
 };
 
 export const Rejection = Nullable(
-  Type.Object({ kind: Nullable(Type.String({ description: 'policy | error | approver' })), reason: Nullable(Type.String()) }),
+  Type.Object({
+    kind: Nullable(Type.String({ description: 'policy | error | approver' })),
+    reason: Nullable(Type.String()),
+  }),
 );
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, moderate: 2, low: 3, info: 4 };
@@ -47,7 +50,10 @@ const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2,
 export function topFindings(findings: unknown, n: number): unknown[] {
   if (!Array.isArray(findings)) return [];
   const rank = (f: unknown) => {
-    const s = typeof f === 'object' && f !== null && 'severity' in f ? String((f as { severity: unknown }).severity).toLowerCase() : '';
+    const s =
+      typeof f === 'object' && f !== null && 'severity' in f
+        ? String((f as { severity: unknown }).severity).toLowerCase()
+        : '';
     return SEVERITY_RANK[s] ?? 5;
   };
   return [...findings].sort((a, b) => rank(a) - rank(b)).slice(0, n);

@@ -16,5 +16,12 @@ export const UserSchema = Type.Object({
 });
 
 export function userJson(u: PublicUser) {
-  return { id: u.id, username: u.username, role: u.role, disabled: u.disabled, created_at: u.createdAt, updated_at: u.updatedAt };
+  return {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    disabled: u.disabled,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt,
+  };
 }

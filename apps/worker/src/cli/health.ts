@@ -26,7 +26,9 @@ async function main(): Promise<number> {
     }
   }
   if (!id) {
-    process.stderr.write(`unhealthy: no WORKER_ID and no ${WORKER_ID_FILE} in ${config.packageCacheDir} (has the worker started?)\n`);
+    process.stderr.write(
+      `unhealthy: no WORKER_ID and no ${WORKER_ID_FILE} in ${config.packageCacheDir} (has the worker started?)\n`,
+    );
     return 1;
   }
   const { db } = createDb({ connectionString: config.databaseUrl, max: 1, applicationName: 'spm-worker-health' });
@@ -37,7 +39,9 @@ async function main(): Promise<number> {
       return 1;
     }
     if (age > config.maxAgeSeconds) {
-      process.stderr.write(`unhealthy: worker ${id} last heartbeat ${age.toFixed(1)} s ago (limit ${config.maxAgeSeconds} s)\n`);
+      process.stderr.write(
+        `unhealthy: worker ${id} last heartbeat ${age.toFixed(1)} s ago (limit ${config.maxAgeSeconds} s)\n`,
+      );
       return 1;
     }
     process.stdout.write(`healthy: worker ${id} heartbeat ${age.toFixed(1)} s ago\n`);

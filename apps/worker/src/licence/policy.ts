@@ -130,8 +130,7 @@ export function declaredLicenceText(input: unknown): { text: string | null; flag
 }
 
 type Ast =
-  | { license: string; plus?: boolean; exception?: string }
-  | { left: Ast; conjunction: 'and' | 'or'; right: Ast };
+  { license: string; plus?: boolean; exception?: string } | { left: Ast; conjunction: 'and' | 'or'; right: Ast };
 
 function tryParse(text: string): Ast | null {
   try {
@@ -142,7 +141,8 @@ function tryParse(text: string): Ast | null {
 }
 
 function correctId(word: string): string | null {
-  if (LICENSE_IDS.has(word) || DEPRECATED[word] || /^(DocumentRef-[\w.-]+:)?LicenseRef-[\w.-]+$/.test(word)) return word;
+  if (LICENSE_IDS.has(word) || DEPRECATED[word] || /^(DocumentRef-[\w.-]+:)?LicenseRef-[\w.-]+$/.test(word))
+    return word;
   return correctSpdx(word, { upgrade: true });
 }
 
@@ -193,7 +193,11 @@ function lookup(tiers: TierTable, key: string): LicenseTier | undefined {
   return tiers.get(key.toLowerCase());
 }
 
-function leafOf(node: { license: string; plus?: boolean; exception?: string }, tiers: TierTable, flags: Set<string>): LicenceLeaf {
+function leafOf(
+  node: { license: string; plus?: boolean; exception?: string },
+  tiers: TierTable,
+  flags: Set<string>,
+): LicenceLeaf {
   let id = node.license;
   let exception = node.exception;
   const dep = DEPRECATED[id];
@@ -254,7 +258,13 @@ function collect(node: Ast, tiers: TierTable, flags: Set<string>, into: Map<Ast,
   }
 }
 
-function verdict(expression: string | null, tier: EffectiveTier, flags: Set<string>, decisive: LicenceLeaf[], leaves: LicenceLeaf[]): LicenceVerdict {
+function verdict(
+  expression: string | null,
+  tier: EffectiveTier,
+  flags: Set<string>,
+  decisive: LicenceLeaf[],
+  leaves: LicenceLeaf[],
+): LicenceVerdict {
   if (tier === 'avoid') flags.add('avoid');
   if (tier === 'unknown') flags.add('review');
   return { expression, tier, score: TIER_SCORE[tier], flags: [...flags], decisive, leaves };
@@ -304,7 +314,10 @@ export function evaluateLicence(declared: unknown, tiers: TierTable): LicenceVer
   const leaves = new Map<Ast, LicenceLeaf>();
   collect(ast, tiers, flags, leaves);
   const ev = evaluate(ast, leaves);
-  const decisive = ev.tier === 'blocked' ? [...leaves.values()].filter((l) => l.tier === 'blocked' && ev.decisive.includes(l)) : ev.decisive;
+  const decisive =
+    ev.tier === 'blocked'
+      ? [...leaves.values()].filter((l) => l.tier === 'blocked' && ev.decisive.includes(l))
+      : ev.decisive;
   return verdict(render(ast, leaves), ev.tier, flags, decisive, [...leaves.values()]);
 }
 

@@ -91,11 +91,25 @@ export class SourceRegistry {
     return h;
   }
 
-  private async get(url: URL, what: string, accept: string, signal: AbortSignal, timeout: AbortSignal): Promise<Response> {
-    if (!this.isOnOrigin(url)) throw new PermanentError('policy', `refusing to fetch ${url.href}: not on the source registry's origin ${this.base.origin}`);
+  private async get(
+    url: URL,
+    what: string,
+    accept: string,
+    signal: AbortSignal,
+    timeout: AbortSignal,
+  ): Promise<Response> {
+    if (!this.isOnOrigin(url))
+      throw new PermanentError(
+        'policy',
+        `refusing to fetch ${url.href}: not on the source registry's origin ${this.base.origin}`,
+      );
     let res: Response;
     try {
-      res = await this.fetchFn(url, { headers: this.headers(accept), signal: AbortSignal.any([signal, timeout]), redirect: 'manual' });
+      res = await this.fetchFn(url, {
+        headers: this.headers(accept),
+        signal: AbortSignal.any([signal, timeout]),
+        redirect: 'manual',
+      });
     } catch (err) {
       throw this.classify(err, what, signal, timeout);
     }
@@ -106,14 +120,20 @@ export class SourceRegistry {
       const loc = res.headers.get('location');
       const next = loc ? new URL(loc, url) : null;
       if (next && this.isOnOrigin(next)) return this.get(next, what, accept, signal, timeout);
-      throw new PermanentError('policy', `${what}: the source registry redirected to ${next?.href ?? 'nowhere'}, which is not on its origin`);
+      throw new PermanentError(
+        'policy',
+        `${what}: the source registry redirected to ${next?.href ?? 'nowhere'}, which is not on its origin`,
+      );
     }
-    if (res.status === 404 || res.status === 410) throw new PermanentError('error', `${what}: not found in the source registry (HTTP ${res.status})`);
+    if (res.status === 404 || res.status === 410)
+      throw new PermanentError('error', `${what}: not found in the source registry (HTTP ${res.status})`);
     if (res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500) {
       throw new TransientError(`${what}: the source registry answered HTTP ${res.status}`);
     }
     if (res.status === 401 || res.status === 403) {
-      throw new TransientError(`${what}: the source registry refused access (HTTP ${res.status}); check SOURCE_REGISTRY_TOKEN`);
+      throw new TransientError(
+        `${what}: the source registry refused access (HTTP ${res.status}); check SOURCE_REGISTRY_TOKEN`,
+      );
     }
     throw new PermanentError('error', `${what}: the source registry answered HTTP ${res.status}`);
   }
@@ -139,7 +159,10 @@ export class SourceRegistry {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const res = await this.get(url, `${name}@${version}`, 'application/json', signal, timeout).catch((err: unknown) => {
       if (err instanceof PermanentError && /not found/.test(err.message)) {
-        throw new PermanentError('error', `${name}@${version} not found in the source registry: the package does not exist there`);
+        throw new PermanentError(
+          'error',
+          `${name}@${version} not found in the source registry: the package does not exist there`,
+        );
       }
       throw err;
     });
@@ -151,7 +174,10 @@ export class SourceRegistry {
     }
     const doc = packument?.versions?.[version];
     if (!doc || typeof doc !== 'object') {
-      throw new PermanentError('error', `${name}@${version} not found in the source registry: the package has no version ${version}`);
+      throw new PermanentError(
+        'error',
+        `${name}@${version} not found in the source registry: the package has no version ${version}`,
+      );
     }
     this.remember(key, doc);
     return doc;
@@ -177,7 +203,10 @@ export class SourceRegistry {
     const res = await this.get(url, `${opts.what}: tarball`, 'application/octet-stream', opts.signal, timeout);
     const declared = Number(res.headers.get('content-length') ?? NaN);
     const oversize = () =>
-      new PermanentError('policy', `${opts.what}: the tarball is oversize (over DOWNLOAD_MAX_BYTES = ${opts.maxBytes} bytes)`);
+      new PermanentError(
+        'policy',
+        `${opts.what}: the tarball is oversize (over DOWNLOAD_MAX_BYTES = ${opts.maxBytes} bytes)`,
+      );
     if (Number.isFinite(declared) && declared > opts.maxBytes) {
       await res.body?.cancel().catch(() => undefined);
       throw oversize();

@@ -8,7 +8,8 @@ import type { StageHandler } from './types.js';
 /** The registry's integrity for a version: `dist.integrity`, else `dist.shasum` as a sha1 SRI. */
 export function registryIntegrity(doc: VersionDocument): string | null {
   const integrity = doc.dist?.integrity;
-  if (typeof integrity === 'string' && ssri.parse(integrity) && Object.keys(ssri.parse(integrity)).length) return integrity;
+  if (typeof integrity === 'string' && ssri.parse(integrity) && Object.keys(ssri.parse(integrity)).length)
+    return integrity;
   const shasum = doc.dist?.shasum;
   if (typeof shasum === 'string' && /^[0-9a-f]{40}$/i.test(shasum)) {
     return `sha1-${Buffer.from(shasum, 'hex').toString('base64')}`;
@@ -39,11 +40,17 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     const fromRegistry = registryIntegrity(doc);
     const fromLockfile = pkg.integrity?.trim() || null;
     if (fromLockfile && !validSri(fromLockfile)) {
-      throw new PermanentError('error', `${what}: the lockfile's integrity "${fromLockfile.slice(0, 200)}" is not a valid SRI value`);
+      throw new PermanentError(
+        'error',
+        `${what}: the lockfile's integrity "${fromLockfile.slice(0, 200)}" is not a valid SRI value`,
+      );
     }
     const expected = [fromLockfile, fromRegistry].filter((x): x is string => !!x);
     if (expected.length === 0) {
-      throw new PermanentError('error', `${what}: nothing to verify the tarball against (no integrity in the lockfile and none in the source registry)`);
+      throw new PermanentError(
+        'error',
+        `${what}: nothing to verify the tarball against (no integrity in the lockfile and none in the source registry)`,
+      );
     }
     // Two SRI values with a common algorithm must agree before anything is downloaded.
     if (fromLockfile && fromRegistry) {
@@ -59,7 +66,8 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     }
 
     const tarball = typeof doc.dist?.tarball === 'string' ? doc.dist.tarball : null;
-    if (!tarball) throw new PermanentError('error', `${what}: the source registry's version document has no dist.tarball`);
+    if (!tarball)
+      throw new PermanentError('error', `${what}: the source registry's version document has no dist.tarball`);
     let url: URL;
     try {
       url = new URL(tarball, deps.registry.base);
@@ -86,14 +94,22 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     } else {
       const tmp = await tempPath(config.packageCacheDir);
       try {
-        result = await deps.registry.downloadTo(url, tmp, { maxBytes: config.downloadMaxBytes, signal, what, algorithms });
+        result = await deps.registry.downloadTo(url, tmp, {
+          maxBytes: config.downloadMaxBytes,
+          signal,
+          what,
+          algorithms,
+        });
         for (const [label, value] of [
           ['the lockfile', fromLockfile],
           ['the source registry', fromRegistry],
         ] as const) {
           if (value && !result.integrity.match(value)) {
             const algo = Object.keys(ssri.parse(value))[0] ?? 'sha512';
-            const actual = result.integrity.toString().split(' ').find((h) => h.startsWith(`${algo}-`));
+            const actual = result.integrity
+              .toString()
+              .split(' ')
+              .find((h) => h.startsWith(`${algo}-`));
             throw new PermanentError(
               'error',
               `${what}: integrity mismatch: ${label} says ${value} but the downloaded tarball is ${actual}` +
@@ -111,8 +127,15 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     return {
       kind: 'done',
       patch: { checksum, size_bytes: result.size, storage_key: key, registry_integrity: fromRegistry },
-      reason: reused ? 'verified copy already stored; not downloaded again' : `downloaded ${result.size} bytes, integrity verified`,
-      details: { size: result.size, storageKey: key, reused, verifiedAgainst: { lockfile: !!fromLockfile, registry: !!fromRegistry } },
+      reason: reused
+        ? 'verified copy already stored; not downloaded again'
+        : `downloaded ${result.size} bytes, integrity verified`,
+      details: {
+        size: result.size,
+        storageKey: key,
+        reused,
+        verifiedAgainst: { lockfile: !!fromLockfile, registry: !!fromRegistry },
+      },
     };
   };
 }

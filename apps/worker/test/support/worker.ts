@@ -70,7 +70,10 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
       const hit = logs.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise<LogLine>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${err.slice(-2000)}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for a log line; stderr: ${err.slice(-2000)}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (l) => (clearTimeout(t), resolve(l)) });
       });
     },
@@ -85,7 +88,12 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
 }
 
 /** Polls `fn` until it returns a truthy value. */
-export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition', intervalMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  what = 'condition',
+  intervalMs = 50,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -126,7 +134,12 @@ export async function tempCacheDir(): Promise<{ dir: string; remove: () => Promi
 }
 
 export async function packageId(db: DB, name: string, version = '1.0.0'): Promise<number> {
-  const row = await db.selectFrom('packages').select('id').where('name', '=', name).where('version', '=', version).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('packages')
+    .select('id')
+    .where('name', '=', name)
+    .where('version', '=', version)
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
@@ -167,8 +180,10 @@ export async function auditEvents(db: DB, workToDone: Record<string, string>): P
         held = e.actor;
       } else if (e.from_status && e.from_status in workToDone) {
         if (!held) problems.push(`package ${id}: ${e.from_status} → ${e.to_status} with no holder`);
-        if (e.actor_kind === 'worker' && held && e.actor !== held) problems.push(`package ${id}: ${e.actor} wrote while ${held} held it`);
-        if (workToDone[e.from_status] === e.to_status) completions.set(e.from_status, (completions.get(e.from_status) ?? 0) + 1);
+        if (e.actor_kind === 'worker' && held && e.actor !== held)
+          problems.push(`package ${id}: ${e.actor} wrote while ${held} held it`);
+        if (workToDone[e.from_status] === e.to_status)
+          completions.set(e.from_status, (completions.get(e.from_status) ?? 0) + 1);
         held = null;
       }
     }

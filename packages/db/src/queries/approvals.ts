@@ -72,12 +72,20 @@ export async function decidePackages(
     }
     const skipped = ids.filter((id) => !done.has(id));
     const current = skipped.length
-      ? await trx.selectFrom('package_status').select(['package_id', 'status']).where('package_id', 'in', skipped).execute()
+      ? await trx
+          .selectFrom('package_status')
+          .select(['package_id', 'status'])
+          .where('package_id', 'in', skipped)
+          .execute()
       : [];
     const currentMap = new Map(current.map((r) => [r.package_id, r.status]));
     return ids.map((id) =>
       done.has(id)
-        ? { packageId: id, outcome: approve ? ('approved' as const) : ('rejected' as const), status: approve ? Status.Approved : Status.Rejected }
+        ? {
+            packageId: id,
+            outcome: approve ? ('approved' as const) : ('rejected' as const),
+            status: approve ? Status.Approved : Status.Rejected,
+          }
         : { packageId: id, outcome: 'skipped' as const, status: currentMap.get(id) ?? 'unknown' },
     );
   });

@@ -22,7 +22,9 @@ export async function createLicense(
   l: { spdxId: string; name: string; tier: LicenseTier; notes: string | null },
 ): Promise<SupportedLicense> {
   if (await getLicense(db, l.spdxId)) {
-    throw new AppError('ERR_LICENSE_EXISTS', `${l.spdxId} is already in the licence policy: edit it instead.`, { status: 409 });
+    throw new AppError('ERR_LICENSE_EXISTS', `${l.spdxId} is already in the licence policy: edit it instead.`, {
+      status: 409,
+    });
   }
   const r = await db
     .insertInto('supported_licenses')
@@ -30,7 +32,10 @@ export async function createLicense(
     .onConflict((oc) => oc.column('spdx_id').doNothing())
     .returningAll()
     .executeTakeFirst();
-  if (!r) throw new AppError('ERR_LICENSE_EXISTS', `${l.spdxId} is already in the licence policy: edit it instead.`, { status: 409 });
+  if (!r)
+    throw new AppError('ERR_LICENSE_EXISTS', `${l.spdxId} is already in the licence policy: edit it instead.`, {
+      status: 409,
+    });
   return r;
 }
 
@@ -71,7 +76,11 @@ export async function countLicenseUsage(db: DB, spdxId: string): Promise<number>
  * Removes a licence from the policy. Unless `force`, refuses with ERR_LICENSE_IN_USE (409) when packages
  * reference it. Returns false when there was no such licence.
  */
-export async function deleteLicense(db: DB, spdxId: string, opts: { force: boolean }): Promise<{ deleted: boolean; usage: number }> {
+export async function deleteLicense(
+  db: DB,
+  spdxId: string,
+  opts: { force: boolean },
+): Promise<{ deleted: boolean; usage: number }> {
   const usage = await countLicenseUsage(db, spdxId);
   if (usage > 0 && !opts.force) {
     throw new AppError(

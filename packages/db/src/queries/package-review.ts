@@ -38,7 +38,9 @@ export async function listPendingApprovals(
   opts: { limit: number; offset: number },
 ): Promise<{ total: number; packages: PendingPackage[] }> {
   const [count, rows] = await Promise.all([
-    sql<{ n: number }>`SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.PendingApproval}`.execute(db),
+    sql<{ n: number }>`SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.PendingApproval}`.execute(
+      db,
+    ),
     sql<{
       package_id: number;
       name: string;
@@ -227,9 +229,20 @@ export async function getPackageReport(db: DB, packageId: number): Promise<Packa
       ])
       .where('p.id', '=', packageId)
       .executeTakeFirst(),
-    db.selectFrom('security_scans').selectAll().where('package_id', '=', packageId).orderBy('id', 'desc').limit(1).executeTakeFirst(),
+    db
+      .selectFrom('security_scans')
+      .selectAll()
+      .where('package_id', '=', packageId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst(),
     db.selectFrom('package_events').selectAll().where('package_id', '=', packageId).orderBy('id').limit(1000).execute(),
-    db.selectFrom('request_packages').select('request_id').where('package_id', '=', packageId).orderBy('request_id').execute(),
+    db
+      .selectFrom('request_packages')
+      .select('request_id')
+      .where('package_id', '=', packageId)
+      .orderBy('request_id')
+      .execute(),
   ]);
   if (!head) return undefined;
   return {
@@ -302,6 +315,10 @@ export async function getPackageReport(db: DB, packageId: number): Promise<Packa
 /** Current status of each existing package among `ids` (missing ids are absent from the map). */
 export async function getPackageStatuses(db: DB, ids: number[]): Promise<Map<number, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('package_status').select(['package_id', 'status']).where('package_id', 'in', ids).execute();
+  const rows = await db
+    .selectFrom('package_status')
+    .select(['package_id', 'status'])
+    .where('package_id', 'in', ids)
+    .execute();
   return new Map(rows.map((r) => [r.package_id, r.status]));
 }

@@ -243,7 +243,12 @@ export async function completeStage(
  */
 export async function rejectHeldPackage(
   db: DB,
-  opts: FencedTarget & { kind: Exclude<RejectionKind, 'approver'>; reason: string; patch?: StagePatch; details?: unknown },
+  opts: FencedTarget & {
+    kind: Exclude<RejectionKind, 'approver'>;
+    reason: string;
+    patch?: StagePatch;
+    details?: unknown;
+  },
 ): Promise<boolean> {
   const checkpoint = stageForWork(opts.work)?.checkpoint ?? null;
   return db.transaction().execute(async (trx) => {
@@ -383,7 +388,13 @@ export async function resetStuckPackages(
 ): Promise<ResetResult[]> {
   const actor = opts.actor ?? 'stuck-sweep';
   return db.transaction().execute(async (trx) => {
-    const res = await sql<{ package_id: number; status: string; from_status: string; why: ResetResult['why']; attempts: number }>`
+    const res = await sql<{
+      package_id: number;
+      status: string;
+      from_status: string;
+      why: ResetResult['why'];
+      attempts: number;
+    }>`
       WITH stuck AS (
         SELECT package_id, status AS from_status,
                CASE WHEN locked_until < now() THEN 'lease_expired' ELSE 'stuck' END AS why
@@ -417,7 +428,10 @@ export async function resetStuckPackages(
           to_status: r.status,
           actor,
           actor_kind: 'system' as const,
-          reason: r.why === 'lease_expired' ? 'lease expired (worker died)' : `stuck for over ${opts.stuckTimeoutMinutes} minutes`,
+          reason:
+            r.why === 'lease_expired'
+              ? 'lease expired (worker died)'
+              : `stuck for over ${opts.stuckTimeoutMinutes} minutes`,
           attempt: r.attempts,
         })),
       )

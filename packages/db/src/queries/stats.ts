@@ -43,7 +43,11 @@ export async function getProcessingStatus(
 ): Promise<ProcessingStatus> {
   const aliveSeconds = opts.workerAliveSeconds ?? 60;
   const [counts, queue, workers, recent] = await Promise.all([
-    db.selectFrom('package_status').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+    db
+      .selectFrom('package_status')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute(),
     sql<{
       queue_depth: number;
       runnable_now: number;
@@ -79,7 +83,16 @@ export async function getProcessingStatus(
     db
       .selectFrom('package_events as e')
       .innerJoin('packages as p', 'p.id', 'e.package_id')
-      .select(['e.package_id', 'p.name', 'p.version', 'e.from_status', 'e.to_status', 'e.actor', 'e.reason', 'e.created_at'])
+      .select([
+        'e.package_id',
+        'p.name',
+        'p.version',
+        'e.from_status',
+        'e.to_status',
+        'e.actor',
+        'e.reason',
+        'e.created_at',
+      ])
       .orderBy('e.id', 'desc')
       .limit(opts.recentLimit ?? 20)
       .execute(),

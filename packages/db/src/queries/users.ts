@@ -15,8 +15,22 @@ export interface PublicUser {
 
 const publicColumns = ['id', 'username', 'role', 'disabled', 'created_at', 'updated_at'] as const;
 
-function toPublic(r: { id: number; username: string; role: Role; disabled: boolean; created_at: Date; updated_at: Date }): PublicUser {
-  return { id: r.id, username: r.username, role: r.role, disabled: r.disabled, createdAt: r.created_at, updatedAt: r.updated_at };
+function toPublic(r: {
+  id: number;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}): PublicUser {
+  return {
+    id: r.id,
+    username: r.username,
+    role: r.role,
+    disabled: r.disabled,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 /** The row login needs (with the hash). Username match is exact. */
@@ -33,7 +47,10 @@ export async function findUserForLogin(
 }
 
 /** The cheap per-request check behind every authenticated route: current role and whether the account is disabled. */
-export async function findActiveUser(db: DB, id: number): Promise<{ id: number; username: string; role: Role } | undefined> {
+export async function findActiveUser(
+  db: DB,
+  id: number,
+): Promise<{ id: number; username: string; role: Role } | undefined> {
   return db
     .selectFrom('users')
     .select(['id', 'username', 'role'])
@@ -83,12 +100,20 @@ export async function updateUser(
       .where('disabled', '=', false)
       .forUpdate()
       .execute();
-    const current = await trx.selectFrom('users').select(['id', 'role', 'disabled']).where('id', '=', id).executeTakeFirst();
+    const current = await trx
+      .selectFrom('users')
+      .select(['id', 'role', 'disabled'])
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!current) return undefined;
     const losesAdmin =
-      current.role === 'admin' && !current.disabled && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
+      current.role === 'admin' &&
+      !current.disabled &&
+      ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
     if (losesAdmin && admins.length <= 1) {
-      throw new AppError('ERR_LAST_ADMIN', 'This is the last enabled admin: create or enable another admin first.', { status: 409 });
+      throw new AppError('ERR_LAST_ADMIN', 'This is the last enabled admin: create or enable another admin first.', {
+        status: 409,
+      });
     }
     const r = await trx
       .updateTable('users')

@@ -38,7 +38,10 @@ export async function createTemplateDatabase(serverUrl: string): Promise<string>
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await admin(serverUrl, async (c) => {
-    await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+    await c.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [name],
+    );
     await c.query(`DROP DATABASE IF EXISTS "${name}"`);
   });
 }
