@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDb, hashPassword, type DB } from '@spm/db';
+import { createTemplateDatabase, dropDatabase, withDatabase } from '@spm/db/testing';
+
+/** The PostgreSQL server the benchmarks run on (DATABASE_URL, or the local default). */
+export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  db: DB;
+  pool: pg.Pool;
+  destroy(): Promise<void>;
+}
+
+/**
+ * Databases for one bench run: a migrated template made once, and a fresh clone per benchmark so
+ * each starts from an empty queue. Everything is dropped by `close()`.
+ */
+export class DatabaseFactory {
+  private template: string | null = null;
+  private readonly created: string[] = [];
+  constructor(readonly server: string) {}
+
+  async fresh(label: string): Promise<BenchDatabase> {
+    if (!this.template) this.template = await createTemplateDatabase(this.server);
+    const name = `spm_bench_${label}_${randomBytes(3).toString('hex')}`;
+    await admin(this.server, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${this.template}"`));
+    this.created.push(name);
+    const url = withDatabase(this.server, name);
+    const { db, pool } = createDb({ connectionString: url, max: 4, applicationName: 'spm-bench' });
+    return {
+      name,
+      url,
+      db,
+      pool,
+      destroy: async () => {
+        await db.destroy().catch(() => undefined);
+        await dropDatabase(this.server, name).catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const name of this.created) await dropDatabase(this.server, name).catch(() => undefined);
+    if (this.template) await dropDatabase(this.server, this.template).catch(() => undefined);
+  }
+}
+
+/** Creates a user with a known password (roles as in DESIGN §3); returns its id. */
+export async function createUser(
+  db: DB,
+  username: string,
+  password: string,
+  role: 'user' | 'approver' | 'admin',
+): Promise<number> {
+  const row = await db
+    .insertInto('users')
+    .values({ username, password_hash: await hashPassword(password), role })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Server facts for the report. */
+export async function serverVersion(url: string): Promise<string> {
+  return admin(url, async (c) => (await c.query<{ v: string }>('SHOW server_version')).rows[0]!.v);
+}

@@ -1,0 +1,265 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { DatabaseFactory, serverUrl, serverVersion } from './db.js';
+import { benchIngest, type B1Result } from './b1-ingest.js';
+import { benchQueue, type B2Result } from './b2-queue.js';
+import { benchWakeup, type B3Result } from './b3-wakeup.js';
+import { benchEndToEnd, type B4Result } from './b4-e2e.js';
+import { installQueryCounter } from './query-counter.js';
+import { round } from './stats.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Benchmark settings, from the environment (BENCH_*). Defaults keep a full run under ten minutes on 2 cores. */
+export function benchConfig(env: Env = process.env) {
+  const int = (k: string, d: number) => {
+    const v = env[k];
+    if (v === undefined || v === '') return d;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
+    return n;
+  };
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
+  return {
+    only,
+    ingest: { entries: int('BENCH_INGEST_ENTRIES', 2000), uploads: int('BENCH_INGEST_UPLOADS', 30) },
+    queue: {
+      packages: int('BENCH_QUEUE_PACKAGES', 1000),
+      concurrencies: [5, int('BENCH_QUEUE_HIGH_CONCURRENCY', 50)],
+      rounds: int('BENCH_QUEUE_ROUNDS', 2),
+    },
+    wakeup: {
+      uploads: int('BENCH_WAKEUP_UPLOADS', 100),
+      pollingUploads: int('BENCH_WAKEUP_POLLING_UPLOADS', 20),
+      pollingIntervalSeconds: int('BENCH_WAKEUP_POLL_INTERVAL', 1),
+    },
+    e2e: {
+      packages: int('BENCH_E2E_PACKAGES', 800),
+      rounds: int('BENCH_E2E_ROUNDS', 2),
+      concurrency: env.BENCH_E2E_CONCURRENCY ? int('BENCH_E2E_CONCURRENCY', 5) : null,
+      workers: int('BENCH_E2E_WORKERS', 1),
+    },
+  };
+}
+
+interface Target {
+  id: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+function targets(r: { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result }): Target[] {
+  const out: Target[] = [];
+  if (r.b1) {
+    out.push({
+      id: 'B1',
+      target: 'upload of a 2,000-package lockfile answered 202 in ≤ 150 ms median',
+      measured: `first-time p50 ${r.b1.firstTime.latencyMs.p50} ms, already-known p50 ${r.b1.alreadyKnown.latencyMs.p50} ms`,
+      met: r.b1.firstTime.latencyMs.p50 <= 150 && r.b1.alreadyKnown.latencyMs.p50 <= 150,
+    });
+  }
+  if (r.b2) {
+    for (const c of r.b2.byConcurrency) {
+      out.push({
+        id: `B2 c=${c.concurrency}`,
+        target: 'packages/s through every transition ≥ graphile-worker default jobs/s',
+        measured: `${c.oursPackagesPerSec} packages/s vs ${c.graphileDefaultJobsPerSec} jobs/s (×${c.ratioVsDefault})`,
+        met: c.ratioVsDefault >= 1,
+      });
+    }
+  }
+  if (r.b3) {
+    out.push({
+      id: 'B3',
+      target: 'upload to first claim ≤ 50 ms median with NOTIFY',
+      measured: `enqueue→claim p50 ${r.b3.notify.enqueueToClaimMs.p50} ms (sent→claim p50 ${r.b3.notify.sentToClaimMs.p50} ms)`,
+      met: r.b3.notify.enqueueToClaimMs.p50 <= 50 && r.b3.notify.sentToClaimMs.p50 <= 50,
+    });
+  }
+  if (r.b4) {
+    out.push({
+      id: 'B4 time',
+      target: 'gated end to end in ≤ 2× the time of npm ci --ignore-scripts',
+      measured: `${round(r.b4.gateMeanMs / 1000, 1)} s vs ${round(r.b4.npmCiMeanMs / 1000, 1)} s (×${r.b4.ratio})`,
+      met: r.b4.ratio <= 2,
+    });
+    out.push({
+      id: 'B4 RSS',
+      target: 'worker RSS under 256 MB',
+      measured: `peak VmHWM ${r.b4.workerPeakRssMb} MB`,
+      met: r.b4.workerPeakRssMb < 256,
+    });
+  }
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const cfg = benchConfig();
+  const started = new Date();
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  installQueryCounter();
+  const server = serverUrl();
+  const factory = new DatabaseFactory(server);
+  const machine = {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGb: round(totalmem() / 2 ** 30, 1),
+    freeMemoryGb: round(freemem() / 2 ** 30, 1),
+    node: process.version,
+    postgres: await serverVersion(server),
+    loadAverageAtStart: loadavg().map((x) => round(x, 2)),
+    loadAverageAtEnd: [] as number[],
+  };
+  log(
+    `spm bench: ${machine.nproc} cores, ${machine.memoryGb} GB, Node ${machine.node}, PostgreSQL ${machine.postgres}, load ${machine.loadAverageAtStart.join(' ')}`,
+  );
+  const results: { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result } = {};
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    log(`${name} …`);
+    try {
+      return await fn();
+    } finally {
+      timings[name] = round((Date.now() - t0) / 1000, 1);
+    }
+  };
+  try {
+    if (cfg.only.includes('b1'))
+      results.b1 = await timed('B1 ingest', () => benchIngest(factory, { ...cfg.ingest, log }));
+    if (cfg.only.includes('b2'))
+      results.b2 = await timed('B2 queue overhead', () => benchQueue(factory, { ...cfg.queue, log }));
+    if (cfg.only.includes('b3'))
+      results.b3 = await timed('B3 wake-up latency', () => benchWakeup(factory, { ...cfg.wakeup, log }));
+    if (cfg.only.includes('b4'))
+      results.b4 = await timed('B4 end to end', () => benchEndToEnd(factory, { ...cfg.e2e, log }));
+  } finally {
+    await factory.close();
+  }
+  machine.loadAverageAtEnd = loadavg().map((x) => round(x, 2));
+  const finished = new Date();
+  const t = targets(results);
+  const report = {
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    secondsPerBenchmark: timings,
+    machine,
+    config: cfg,
+    targets: t,
+    results,
+  };
+
+  const rows: string[][] = [['benchmark', 'figure', 'value']];
+  const { b1, b2, b3, b4 } = results;
+  if (b1) {
+    rows.push([
+      'B1 ingest',
+      `202 latency, first-time (${b1.distinctPackages} new packages)`,
+      `p50 ${b1.firstTime.latencyMs.p50} ms, p95 ${b1.firstTime.latencyMs.p95} ms`,
+    ]);
+    rows.push([
+      '',
+      '202 latency, already known',
+      `p50 ${b1.alreadyKnown.latencyMs.p50} ms, p95 ${b1.alreadyKnown.latencyMs.p95} ms`,
+    ]);
+    rows.push([
+      '',
+      'statements per upload (first / known)',
+      `${b1.firstTime.statementsPerUpload} / ${b1.alreadyKnown.statementsPerUpload}`,
+    ]);
+    rows.push([
+      '',
+      'database time per upload (first / known)',
+      `${b1.firstTime.dbMsPerUpload} / ${b1.alreadyKnown.dbMsPerUpload} ms`,
+    ]);
+  }
+  if (b2) {
+    for (const c of b2.byConcurrency) {
+      rows.push([
+        `B2 queue c=${c.concurrency}`,
+        `ours (${b2.packages} packages, 10 transitions each)`,
+        `${c.oursPackagesPerSec} packages/s, ${c.oursTransitionsPerSec} transitions/s`,
+      ]);
+      rows.push([
+        '',
+        'graphile-worker default / batched',
+        `${c.graphileDefaultJobsPerSec} / ${c.graphileBatchedJobsPerSec} jobs/s`,
+      ]);
+      rows.push(['', 'ratio ours ÷ graphile (default / batched)', `${c.ratioVsDefault} / ${c.ratioVsBatched}`]);
+      const st = mean0(c.ours.map((o) => o.statementsPerPackage));
+      rows.push(['', 'statements per package / per graphile job', `${round(st, 1)} / ${c.graphileStatementsPerJob}`]);
+    }
+  }
+  if (b3) {
+    rows.push([
+      'B3 wake-up',
+      `NOTIFY: enqueue→claim (${b3.notify.uploads} uploads)`,
+      `p50 ${b3.notify.enqueueToClaimMs.p50} ms, p95 ${b3.notify.enqueueToClaimMs.p95} ms`,
+    ]);
+    rows.push([
+      '',
+      'NOTIFY: upload sent→claim / 202→claim',
+      `p50 ${b3.notify.sentToClaimMs.p50} ms / ${b3.notify.acceptedToClaimMs.p50} ms`,
+    ]);
+    rows.push([
+      '',
+      `polling only, WORKER_SLEEP_INTERVAL=${b3.polling.sleepIntervalSeconds} s (${b3.polling.uploads} uploads)`,
+      `p50 ${b3.polling.enqueueToClaimMs.p50} ms, p95 ${b3.polling.enqueueToClaimMs.p95} ms`,
+    ]);
+  }
+  if (b4) {
+    rows.push([
+      'B4 end to end',
+      `npm ci --ignore-scripts (${b4.distinctPackages} packages, ${b4.corpusMb} MB)`,
+      `${round(b4.npmCiMeanMs / 1000, 2)} s (${b4.npmPackagesPerSec} packages/s)`,
+    ]);
+    rows.push([
+      '',
+      `gate: ${b4.workers} worker(s) × ${b4.concurrency} slots, all stages`,
+      `${round(b4.gateMeanMs / 1000, 2)} s (${b4.gatePackagesPerSec} packages/s)`,
+    ]);
+    rows.push(['', 'ratio gate ÷ npm ci', `${b4.ratio}`]);
+    rows.push(['', 'worker peak RSS (VmHWM)', `${b4.workerPeakRssMb} MB`]);
+    rows.push(['', 'end states', JSON.stringify(b4.gate.at(-1)?.statuses ?? {})]);
+  }
+  log('');
+  log(table(rows));
+  log('');
+  log(
+    table([
+      ['target (DESIGN §10)', 'measured', 'met'],
+      ...t.map((x) => [`${x.id}: ${x.target}`, x.measured, x.met ? 'yes' : 'NO']),
+    ]),
+  );
+
+  const dir = new URL('../results/', import.meta.url);
+  await mkdir(dir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  await writeFile(new URL(`${stamp}.json`, dir), json);
+  await writeFile(new URL('latest.json', dir), json);
+  log(`\nwritten: bench/results/${stamp}.json and bench/results/latest.json (${report.durationSeconds} s)`);
+}
+
+function mean0(a: number[]): number {
+  return a.length ? a.reduce((x, y) => x + y, 0) / a.length : 0;
+}
+
+main().then(
+  // Exit explicitly: a stray keep-alive socket must not hold the run open.
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
