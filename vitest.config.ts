@@ -8,6 +8,7 @@ const alias = {
   '@spm/db/testing': r('./packages/db/src/testing/index.ts'),
   '@spm/db': r('./packages/db/src/index.ts'),
   '@spm/testkit': r('./packages/testkit/src/index.ts'),
+  '@spm/tarball': r('./packages/tarball/src/index.ts'),
 };
 
 export default defineConfig({

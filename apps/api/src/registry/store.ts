@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import ssri from 'ssri';
-import { readTarballManifest } from './manifest.js';
+import { readTarballManifest } from '@spm/tarball';
 
 export interface TarballInfo {
   manifest: Record<string, unknown>;

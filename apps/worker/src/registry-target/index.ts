@@ -1,5 +1,5 @@
 export { TargetRegistryClient, classify, type FetchFn, type Packument, type PutResult } from './client.js';
-export { ManifestError, readTarballManifest } from './manifest.js';
+export { ManifestError, readTarballManifest } from '@spm/tarball';
 export {
   BACKFILL_TAG,
   chooseDistTags,

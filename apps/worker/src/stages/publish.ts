@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import ssri from 'ssri';
 import { cachePath } from '../cache.js';
 import { PermanentError, TransientError } from '../errors.js';
-import { ManifestError, readTarballManifest } from '../registry-target/manifest.js';
+import { ManifestError, readTarballManifest } from '@spm/tarball';
 import { TargetRegistryClient, type FetchFn } from '../registry-target/client.js';
 import { publishToTarget } from '../registry-target/publish.js';
 import type { StageContext, StageHandler } from './types.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildPackage, buildTar } from '@spm/testkit';
 import { PermanentError, TransientError } from '../../src/errors.js';
 import { classify } from '../../src/registry-target/client.js';
-import { ManifestError, readTarballManifest } from '../../src/registry-target/manifest.js';
+import { ManifestError, readTarballManifest } from '@spm/tarball';
 import {
   BACKFILL_TAG,
   chooseDistTags,
