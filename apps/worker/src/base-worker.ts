@@ -333,6 +333,9 @@ export abstract class BaseWorker {
         patch: r.patch,
         reason: r.reason ?? null,
         details: r.details,
+        // This worker runs the next stage itself (its loop claims as soon as this slot frees), so other
+        // workers need no wake-up; the poll interval covers them if this one is busy.
+        notify: this.state !== 'running' || !this.checkpoints.includes(to),
       });
       if (!ok) return this.lostOnWrite(entry);
       log.info(

@@ -96,3 +96,28 @@ describe('completeStage', () => {
     expect(notes).toEqual([]);
   });
 });
+
+describe('completeStage without a wake-up', () => {
+  it('sends no NOTIFY when the caller says it will claim the next stage itself', async () => {
+    const p = await claimOne('quiet');
+    await settle();
+    notes.length = 0;
+    const ok = await completeStage(t.db, {
+      packageId: p.packageId,
+      workerId: 'w',
+      work: p.status,
+      to: Status.LicenceChecked,
+      notify: false,
+    });
+    expect(ok).toBe(true);
+    await settle();
+    expect(notes).toEqual([]);
+    const [next] = await claimPackages(t.db, {
+      workerId: 'w',
+      limit: 1,
+      leaseSeconds: 30,
+      checkpoints: [Status.LicenceChecked],
+    });
+    expect(next).toMatchObject({ packageId: p.packageId, status: Status.Downloading });
+  });
+});

@@ -189,8 +189,9 @@ interface FencedTarget {
 /**
  * Completes a stage: fenced on `locked_by = workerId` and the expected work status, the package moves
  * to `to` (passing through `via`, each recorded as an event), its lease is dropped, attempts reset and
- * `patch` applied. When `to` is a checkpoint a wake-up is sent. Returns false, and writes nothing, when
- * the lease was lost.
+ * `patch` applied. When `to` is a checkpoint a wake-up is sent, unless `notify` is false (the caller will
+ * claim the next stage itself: a NOTIFY takes a database-wide lock at commit, which serialises busy
+ * workers). Returns false, and writes nothing, when the lease was lost.
  *
  * One statement (atomic on its own): this runs once per stage of every package, and as an explicit
  * transaction it cost five round trips (BEGIN, UPDATE, INSERT, NOTIFY, COMMIT).
@@ -203,6 +204,7 @@ export async function completeStage(
     patch?: StagePatch;
     reason?: string | null;
     details?: unknown;
+    notify?: boolean;
   },
 ): Promise<boolean> {
   const sets = patchAssignments(opts.patch);
@@ -215,7 +217,7 @@ export async function completeStage(
       return sql`(${i}::int, ${hops[i]!}::text, ${to}::text, ${reason}::text, ${i === last ? details : null}::jsonb)`;
     }),
   );
-  const notify = CHECKPOINTS.includes(opts.to as Status);
+  const notify = CHECKPOINTS.includes(opts.to as Status) && opts.notify !== false;
   const res = await sql<{ done: number }>`
     WITH done AS (
       UPDATE package_status
