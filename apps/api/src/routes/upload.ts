@@ -129,7 +129,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         applicationVersion,
         requestorId: request.user.id,
         actor: request.user.username,
-        lockfile: parsed.document,
+        lockfile: text,
         lockfileVersion: parsed.lockfileVersion,
         packages: parsed.packages,
         audit: { ip: request.ip },

@@ -29,7 +29,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       application_name text NOT NULL,
       application_version text NOT NULL,
       requestor_id integer REFERENCES users (id) ON DELETE SET NULL,
-      lockfile jsonb NOT NULL,
+      -- json, not jsonb: the lockfile is kept as submitted (text, key order and all) and never queried into.
+      lockfile json NOT NULL,
       lockfile_version integer NOT NULL,
       package_count integer NOT NULL,
       new_count integer NOT NULL,

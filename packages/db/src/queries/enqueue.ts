@@ -20,6 +20,7 @@ export interface EnqueueInput {
   requestorId: number | null;
   /** Actor name recorded on the package events (the requestor's username). */
   actor: string;
+  /** The lockfile as submitted: its JSON text (stored as is) or a value to serialise. */
   lockfile: unknown;
   lockfileVersion: number;
   packages: LockfilePackage[];
@@ -59,7 +60,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         application_name: input.applicationName,
         application_version: input.applicationVersion,
         requestor_id: input.requestorId,
-        lockfile: JSON.stringify(input.lockfile),
+        lockfile: typeof input.lockfile === 'string' ? input.lockfile : JSON.stringify(input.lockfile),
         lockfile_version: input.lockfileVersion,
         package_count: pkgs.length,
         new_count: 0,
