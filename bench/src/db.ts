@@ -77,5 +77,8 @@ export async function createUser(
 
 /** Server facts for the report. */
 export async function serverVersion(url: string): Promise<string> {
-  return admin(url, async (c) => (await c.query<{ v: string }>('SHOW server_version')).rows[0]!.v);
+  return admin(
+    url,
+    async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
+  );
 }
