@@ -182,6 +182,47 @@ export function analyseJs(source: string): JsAnalysis {
   return out;
 }
 
+/**
+ * False only when `source` cannot hold a string literal or template element of `min` characters or
+ * more, so {@link analyseJs} would report no `longStrings` for it. A cheap pass instead of a parse:
+ * a `'` or `"` literal lies between two unescaped quotes of its kind (a quote after an even run of
+ * backslashes; an opening quote never follows a backslash in valid source) with no line feed in
+ * between other than a backslash line continuation, and a template element lies between two
+ * unescaped backticks. Source that does not parse is never analysed, so its literals do not matter. A cooked value is never longer than its source text, so if every such gap is
+ * shorter than `min`, no literal reaches `min`. Conservative: any doubt answers true.
+ */
+export function mayHaveLongString(source: string, min = LONG_STRING): boolean {
+  if (source.length < min) return false;
+  const backslashesBefore = (i: number): number => {
+    let n = 0;
+    while (i - 1 - n >= 0 && source.charCodeAt(i - 1 - n) === 92) n++;
+    return n;
+  };
+  // The last unescaped ' , " and ` that could open a literal (-1: none since the last line feed).
+  let single = -1;
+  let double = -1;
+  let back = -1;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 39 || c === 34 || c === 96) {
+      if (backslashesBefore(i) % 2 === 1) continue;
+      const last = c === 39 ? single : c === 34 ? double : back;
+      if (last >= 0 && i - last - 1 >= min) return true;
+      if (c === 39) single = i;
+      else if (c === 34) double = i;
+      else back = i;
+    } else if (c === 10) {
+      // A backslash before the line feed (or before its CR) continues a quoted literal.
+      const at = i > 0 && source.charCodeAt(i - 1) === 13 ? i - 1 : i;
+      if (backslashesBefore(at) % 2 === 1) continue;
+      // No quoted literal spans it: the next quote can close no literal opened before it.
+      single = -1;
+      double = -1;
+    }
+  }
+  return false;
+}
+
 export interface ObfuscationReport {
   score: number;
   markers: string[];

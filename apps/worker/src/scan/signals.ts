@@ -1,6 +1,6 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, posix, relative, resolve, sep } from 'node:path';
-import { analyseJs, obfuscation, type Capability } from './js-analysis.js';
+import { analyseJs, mayHaveLongString, obfuscation, type Capability } from './js-analysis.js';
 import { commandName, parseScript } from './shell.js';
 import { excerpt, type Finding, type Severity } from './types.js';
 
@@ -133,26 +133,19 @@ export function binaryFormat(b: Buffer): string | null {
   return null;
 }
 
-async function nativeBinaries(files: PackageFile[]): Promise<Finding[]> {
-  const out: Finding[] = [];
-  for (const f of files) {
-    if (f.size < 4) continue;
-    const format = binaryFormat(await head(f.abs, 1024));
-    const addon = extname(f.rel) === '.node';
-    if (!format && !addon) continue;
-    out.push(
-      finding({
-        id: 'native-binary',
-        severity: 'medium',
-        title: `Prebuilt native binary: ${f.rel}`,
-        file: f.rel,
-        evidence: `${format ?? 'unrecognised format'}${addon ? ', Node.js native addon (.node)' : ''}, ${f.size} bytes`,
-        explanation:
-          'The package ships compiled machine code. It cannot be reviewed like source code and runs with the full rights of the process that loads it; check that it is expected and built from the published source.',
-      }),
-    );
-  }
-  return out;
+function nativeBinary(f: PackageFile, head: Buffer): Finding | null {
+  const format = binaryFormat(head);
+  const addon = extname(f.rel) === '.node';
+  if (!format && !addon) return null;
+  return finding({
+    id: 'native-binary',
+    severity: 'medium',
+    title: `Prebuilt native binary: ${f.rel}`,
+    file: f.rel,
+    evidence: `${format ?? 'unrecognised format'}${addon ? ', Node.js native addon (.node)' : ''}, ${f.size} bytes`,
+    explanation:
+      'The package ships compiled machine code. It cannot be reviewed like source code and runs with the full rights of the process that loads it; check that it is expected and built from the published source.',
+  });
 }
 
 // ---- install scripts -------------------------------------------------------------------------
@@ -616,17 +609,32 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
     findings.push(...dependencyFindings(manifest));
   }
 
-  findings.push(...(await nativeBinaries(files)));
-
+  // One read per file: the first KiB for the binary check, the whole text for JavaScript. Native
+  // binaries are listed before obfuscation findings, as they always were.
+  const binaries: Finding[] = [];
+  const obfuscated: Finding[] = [];
   for (const f of files) {
     input.signal?.throwIfAborted();
-    if (!JS_EXT.has(extname(f.rel)) || f.size > MAX_JS_BYTES || f.size === 0) continue;
-    const text = await readFile(f.abs, 'utf8');
-    const a = analyseJs(text);
-    const o = obfuscation(text, a.parsed ? a : null);
+    const js = JS_EXT.has(extname(f.rel)) && f.size <= MAX_JS_BYTES && f.size > 0;
+    if (!js) {
+      if (f.size < 4) continue;
+      const b = nativeBinary(f, await head(f.abs, 1024));
+      if (b) binaries.push(b);
+      continue;
+    }
+    const buf = await readFile(f.abs);
+    if (f.size >= 4) {
+      const b = nativeBinary(f, buf.subarray(0, 1024));
+      if (b) binaries.push(b);
+    }
+    const text = buf.toString('utf8');
+    // Here only the long string literals (and eval beside them) count, so a file that cannot hold
+    // one is not parsed; the files install scripts run were analysed in full above.
+    const a = mayHaveLongString(text) ? analyseJs(text) : null;
+    const o = obfuscation(text, a?.parsed ? a : null);
     const install = installFiles.has(f.rel);
     if (o.score >= 3) {
-      findings.push(
+      obfuscated.push(
         finding({
           id: 'obfuscated-code',
           severity: install ? 'high' : 'medium',
@@ -637,7 +645,7 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
         }),
       );
     } else if (o.markers.some((m) => m.includes('bits/char'))) {
-      findings.push(
+      obfuscated.push(
         finding({
           id: 'high-entropy-string',
           severity: 'low',
@@ -649,6 +657,7 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
       );
     }
   }
+  findings.push(...binaries, ...obfuscated);
 
   if (manifest && input.registryDoc) findings.push(...manifestMismatch(manifest, input.registryDoc, hasBindingGyp));
   if (manifest && !input.registryDoc) {

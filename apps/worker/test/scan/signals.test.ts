@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackage, type BuiltPackage } from '@spm/testkit';
 import { withExtracted } from '../../src/scan/extract.js';
 import { parseScript } from '../../src/scan/shell.js';
-import { analyseJs } from '../../src/scan/js-analysis.js';
+import { analyseJs, mayHaveLongString } from '../../src/scan/js-analysis.js';
 import { manifestMismatch, nonRegistrySpec, supplyChainSignals } from '../../src/scan/signals.js';
 import type { Finding } from '../../src/scan/types.js';
 
@@ -102,6 +102,48 @@ describe('supply-chain signals on built tarballs', () => {
     );
     expect(critical.map((x) => x.file)).toEqual(expect.arrayContaining(['scripts/setup.js', 'scripts/lib/get.js']));
     expect(f.find((x) => x.id === 'install-code-network')!.evidence).toMatch(/line 1: require\('https'\)/);
+  });
+
+  it('analyses in full the helper an install script requires, whatever its string literals', async () => {
+    const pkg = buildPackage({
+      name: 'install-helper',
+      version: '1.0.0',
+      manifest: { scripts: { postinstall: 'node install.js' } },
+      files: {
+        'install.js': "require('./helper');\n",
+        'helper.js': "const cp = require('child_process');\ncp.execSync('id');\n",
+        // Not run on install: its capabilities were never reported, and still are not.
+        'lib/other.js': "const cp = require('child_process');\ncp.exec('id');\neval(x);\n",
+      },
+    });
+    const f = await signalsOf(pkg);
+    const shell = f.filter((x) => x.id === 'install-code-shell');
+    expect(shell.map((x) => x.file)).toEqual(['helper.js']);
+    expect(shell[0]!.evidence).toMatch(/line 1: require\('child_process'\)/);
+    expect(f.filter((x) => x.file === 'lib/other.js')).toEqual([]);
+  });
+
+  it('still sees a long high-entropy literal beside eval outside install code, on one line or several', async () => {
+    let seed = 7;
+    const r = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const blob = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(r() * 64)]).join('');
+    const pkg = buildPackage({
+      name: 'packed',
+      version: '1.0.0',
+      files: {
+        'one-line.js': `eval(atob('${blob(400)}'));\n`,
+        // Short lines only: a backslash line continuation and a template literal spanning lines.
+        'continued.js': `eval(atob('${blob(80)}\\\n${blob(80)}\\\n${blob(80)}'));\n`,
+        'template.js': `eval(atob(\`${blob(80)}\n${blob(80)}\n${blob(80)}\`));\n`,
+        'plain-eval.js': 'eval(x);\n',
+      },
+    });
+    const f = await signalsOf(pkg);
+    const obf = f.filter((x) => x.id === 'obfuscated-code');
+    expect(obf.map((x) => x.file).sort()).toEqual(['continued.js', 'one-line.js', 'template.js']);
+    for (const o of obf) expect(o.explanation).toMatch(/evaluates computed code/);
+    expect(f.filter((x) => x.file === 'plain-eval.js')).toEqual([]);
   });
 
   it('flags native binaries by their magic bytes', async () => {
@@ -227,5 +269,63 @@ describe('JavaScript capability analysis', () => {
   });
   it('does not mistake RegExp#exec for running a command', () => {
     expect(analyseJs('/a/.exec("a");').capabilities).toEqual([]);
+  });
+  it('is parsed whenever it may hold a long string literal (mayHaveLongString never misses one)', () => {
+    let seed = 12345;
+    const r = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const run = (parts: string[], max: number) =>
+      Array.from({ length: Math.floor(r() * max) }, () => pick(parts)).join('');
+    const quoted = (q: string) =>
+      q +
+      run(
+        ['a', 'bc', ' ', '\\' + q, q === "'" ? '"' : "'", '`', '\\\\', '\\n', '\\\n', '\\\r\n', '\\x41', '\\u{1F600}'],
+        250,
+      ) +
+      q;
+    const template = (depth: number): string =>
+      '`' +
+      run(
+        [
+          'a',
+          'bc',
+          ' ',
+          '\\`',
+          '"',
+          "'",
+          '\n',
+          '\r\n',
+          '\\\\',
+          '${x}',
+          '${"}"}',
+          depth ? '${' + template(depth - 1) + '}' : 'z',
+        ],
+        250,
+      ) +
+      '`';
+    const statement = () =>
+      pick([
+        () => `var v = ${quoted("'")};\n`,
+        () => `var v = ${quoted('"')};\r\n`,
+        () => `var v = ${template(2)};\n`,
+        () => `// it's "odd" \\\n`,
+        () => '/* \' " ` */ ',
+        () => 'if (/[\'"`\\\\]/.test(s)) x = 1 / 2;\n',
+        () => `f(${quoted("'")}, ${quoted('"')}, ${template(1)});`,
+      ])();
+    let withLong = 0;
+    let skipped = 0;
+    for (let i = 0; i < 1500; i++) {
+      const src = Array.from({ length: 1 + Math.floor(r() * 6) }, statement).join('');
+      const a = analyseJs(src);
+      if (!a.parsed) continue;
+      if (a.longStrings.length) {
+        withLong++;
+        expect(mayHaveLongString(src), src).toBe(true);
+      } else if (!mayHaveLongString(src)) skipped++;
+    }
+    expect(withLong).toBeGreaterThan(50);
+    expect(skipped).toBeGreaterThan(50);
+    expect(mayHaveLongString("const a = 'x';\n".repeat(500))).toBe(false);
   });
 });
