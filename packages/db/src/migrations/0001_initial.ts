@@ -123,9 +123,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     );
     CREATE INDEX security_scans_package_idx ON security_scans (package_id, id DESC);
 
+    -- Append-only history, written only by the queue functions in the same statement as the status change
+    -- they record. No foreign key: a per-row RI check on every event is the largest single cost of
+    -- enqueueing a big lockfile, and the package row always exists by construction.
     CREATE TABLE package_events (
       id bigserial PRIMARY KEY,
-      package_id bigint NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+      package_id bigint NOT NULL,
       from_status text,
       to_status text NOT NULL,
       actor text NOT NULL,
@@ -136,7 +139,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX package_events_package_idx ON package_events (package_id, id);
-    CREATE INDEX package_events_created_idx ON package_events (created_at DESC);
 
     CREATE TABLE advisories (
       id text PRIMARY KEY,
