@@ -5,6 +5,7 @@ import { benchIngest, type B1Result } from './b1-ingest.js';
 import { benchQueue, type B2Result } from './b2-queue.js';
 import { benchWakeup, type B3Result } from './b3-wakeup.js';
 import { benchEndToEnd, type B4Result } from './b4-e2e.js';
+import { benchCrash, type B5Result } from './b5-crash.js';
 import { installQueryCounter } from './query-counter.js';
 import { round } from './stats.js';
 
@@ -19,7 +20,7 @@ export function benchConfig(env: Env = process.env) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
     return n;
   };
-  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4')
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5')
     .toLowerCase()
     .split(',')
     .map((s) => s.trim());
@@ -42,6 +43,11 @@ export function benchConfig(env: Env = process.env) {
       concurrency: env.BENCH_E2E_CONCURRENCY ? int('BENCH_E2E_CONCURRENCY', 5) : null,
       workers: int('BENCH_E2E_WORKERS', 1),
     },
+    crash: {
+      packages: int('BENCH_CRASH_PACKAGES', 500),
+      kills: int('BENCH_CRASH_KILLS', 5),
+      leaseSeconds: int('BENCH_CRASH_LEASE_SECONDS', 3),
+    },
   };
 }
 
@@ -52,7 +58,9 @@ interface Target {
   met: boolean;
 }
 
-function targets(r: { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result }): Target[] {
+type Results = { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result; b5?: B5Result };
+
+function targets(r: Results): Target[] {
   const out: Target[] = [];
   if (r.b1) {
     out.push({
@@ -94,6 +102,22 @@ function targets(r: { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result
       met: r.b4.workerPeakRssMb < 256,
     });
   }
+  if (r.b5) {
+    const c = r.b5;
+    const unfinished = c.packages - (c.statuses.Published ?? 0);
+    out.push({
+      id: 'B5 kills',
+      target: `worker SIGKILLed ${c.killsPlanned}× in a ${c.packages}-package run: all finish, every stage completed exactly once`,
+      measured: `${c.kills.length} kills, ${c.statuses.Published ?? 0}/${c.packages} Published, ${c.duplicateEvents} duplicate and ${c.missing} missing completions`,
+      met: c.kills.length >= 5 && unfinished === 0 && c.duplicateEvents === 0 && c.missing === 0,
+    });
+    out.push({
+      id: 'B5 workers',
+      target: 'two or more workers at once: no package worked on in two places at once',
+      measured: `2 workers for ${c.twoWorkersS} s: ${c.overlaps} overlapping claims, ${c.foreignWrites} writes without the claim`,
+      met: c.twoWorkersS > 0 && c.overlaps === 0 && c.foreignWrites === 0 && c.chainBreaks === 0,
+    });
+  }
   return out;
 }
 
@@ -122,7 +146,7 @@ async function main(): Promise<void> {
   log(
     `spm bench: ${machine.nproc} cores, ${machine.memoryGb} GB, Node ${machine.node}, PostgreSQL ${machine.postgres}, load ${machine.loadAverageAtStart.join(' ')}`,
   );
-  const results: { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result } = {};
+  const results: Results = {};
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
@@ -142,6 +166,8 @@ async function main(): Promise<void> {
       results.b3 = await timed('B3 wake-up latency', () => benchWakeup(factory, { ...cfg.wakeup, log }));
     if (cfg.only.includes('b4'))
       results.b4 = await timed('B4 end to end', () => benchEndToEnd(factory, { ...cfg.e2e, log }));
+    if (cfg.only.includes('b5'))
+      results.b5 = await timed('B5 crash soak', () => benchCrash(factory, { ...cfg.crash, log }));
   } finally {
     await factory.close();
   }
@@ -160,7 +186,7 @@ async function main(): Promise<void> {
   };
 
   const rows: string[][] = [['benchmark', 'figure', 'value']];
-  const { b1, b2, b3, b4 } = results;
+  const { b1, b2, b3, b4, b5 } = results;
   if (b1) {
     rows.push([
       'B1 ingest',
@@ -231,6 +257,35 @@ async function main(): Promise<void> {
     rows.push(['', 'ratio gate ÷ npm ci', `${b4.ratio}`]);
     rows.push(['', 'worker peak RSS (VmHWM)', `${b4.workerPeakRssMb} MB`]);
     rows.push(['', 'end states', JSON.stringify(b4.gate.at(-1)?.statuses ?? {})]);
+  }
+  if (b5) {
+    rows.push([
+      'B5 crash soak',
+      `${b5.packages} packages, ${b5.kills.length} SIGKILLs, lease ${b5.leaseSeconds} s`,
+      `${round(b5.ms / 1000, 2)} s (${b5.packagesPerSec} packages/s)`,
+    ]);
+    rows.push([
+      '',
+      'kills at (s, share of stages done)',
+      b5.kills.map((k) => `${k.atS} s/${Math.round(k.progress * 100)} %`).join(', '),
+    ]);
+    rows.push([
+      '',
+      'in flight on the killed worker / lease resets',
+      `${b5.kills.reduce((a, k) => a + k.inFlight, 0)} / ${b5.leaseResets} (${b5.systemEvents} system events)`,
+    ]);
+    rows.push(['', 'worker processes / time with 2 at once', `${b5.workerProcesses} / ${b5.twoWorkersS} s`]);
+    rows.push([
+      '',
+      'duplicate / missing stage completions',
+      `${b5.duplicateEvents} (${b5.duplicatePairs} pairs) / ${b5.missing}`,
+    ]);
+    rows.push([
+      '',
+      'overlapping claims / writes without the claim / chain breaks',
+      `${b5.overlaps} / ${b5.foreignWrites} / ${b5.chainBreaks}`,
+    ]);
+    rows.push(['', 'end states', JSON.stringify(b5.statuses)]);
   }
   log('');
   log(table(rows));

@@ -15,12 +15,16 @@ export function workerEntry(): string {
 export interface WorkerProcess {
   child: ChildProcess;
   pid: number;
+  /** The worker's id as registered in `workers` (the `locked_by` and `actor` of its writes). */
+  id: string;
   /** Peak resident set size so far (VmHWM), in MB, sampled from /proc. */
   peakRssMb(): number;
   /** CPU time (user + system) the process has used so far, in seconds. */
   cpuSeconds(): Promise<number | null>;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL (no shutdown, leases left to expire) and wait until the process has gone. */
+  kill(): Promise<void>;
 }
 
 async function cpuSeconds(pid: number): Promise<number | null> {
@@ -78,16 +82,22 @@ export async function startWorkerProcess(opts: {
     });
   }, 200);
   const deadline = Date.now() + 30_000;
+  let id: string;
   for (;;) {
     if (exited !== undefined) throw new Error(`the worker exited with ${String(exited)} before registering: ${stderr}`);
     const rows = await opts.db.selectFrom('workers').select('id').where('stopped_at', 'is', null).execute();
-    if (rows.some((r) => !before.has(r.id))) break;
+    const fresh = rows.find((r) => !before.has(r.id));
+    if (fresh) {
+      id = fresh.id;
+      break;
+    }
     if (Date.now() > deadline) throw new Error(`the worker did not register within 30 s: ${stderr}`);
     await sleep(20);
   }
   return {
     child,
     pid: child.pid!,
+    id,
     peakRssMb: () => peakKb / 1024,
     cpuSeconds: () => cpuSeconds(child.pid!),
     async stop() {
@@ -98,6 +108,14 @@ export async function startWorkerProcess(opts: {
       const code = await exit;
       out.end();
       return code;
+    },
+    async kill() {
+      const kb = await vmHwmKb(child.pid!);
+      if (kb && kb > peakKb) peakKb = kb;
+      clearInterval(sampler);
+      if (exited === undefined) child.kill('SIGKILL');
+      await exit;
+      out.end();
     },
   };
 }
