@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDb, isAppError } from '@spm/db';
 import { loadAdvisoryConfig } from '../config.js';
@@ -35,7 +36,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   const { db } = createDb({ connectionString: config.databaseUrl, max: 2, applicationName: 'spm-advisories-import' });
   try {
-    const summary = await importAdvisories(db, paths[0]!, { force });
+    // `pnpm advisories:import ./x.zip` runs in apps/worker; a relative path means the caller's directory.
+    const source = resolve(env.INIT_CWD ?? process.cwd(), paths[0]!);
+    const summary = await importAdvisories(db, source, { force });
     printSummary(summary, (l) => process.stdout.write(`${l}\n`));
     return 0;
   } catch (err) {
