@@ -53,47 +53,86 @@ export function npmConfiguredRegistry(): string | null {
 type Env = Record<string, string | undefined>;
 
 /**
+ * Reads typed values from the environment, collecting every problem instead of stopping at the first;
+ * `done` then throws one AppError (ERR_CONFIG) listing them all, or returns the frozen config.
+ */
+function envReader(env: Env) {
+  const errors: string[] = [];
+  const raw = (key: string): string | undefined => (env[key] === '' ? undefined : env[key]);
+  return {
+    errors,
+    /** A number in [min, max]; `def` when unset. */
+    number(key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+      const v = raw(key);
+      if (v === undefined) return def;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min || n > max) {
+        errors.push(`${key}=${v} (expected a number from ${min} to ${max})`);
+        return def;
+      }
+      return n;
+    },
+    /** A number above zero; `def` when unset. */
+    positive(key: string, def: number): number {
+      const v = raw(key);
+      if (v === undefined) return def;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        errors.push(`${key}=${v} (expected a positive number)`);
+        return def;
+      }
+      return n;
+    },
+    /** An http(s) URL (null when unset); `directory` makes it end in `/` so paths resolve below it. */
+    url(key: string, value: string | undefined | null, opts: { directory?: boolean } = {}): string | null {
+      if (!value) return null;
+      try {
+        const u = new URL(value);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+        const s = u.toString();
+        return opts.directory === false || s.endsWith('/') ? s : `${s}/`;
+      } catch {
+        errors.push(`${key}=${value} (expected an http(s) URL)`);
+        return null;
+      }
+    },
+    bool(key: string, def: boolean): boolean {
+      const v = raw(key);
+      if (v === undefined) return def;
+      if (['1', 'true', 'yes'].includes(v.toLowerCase())) return true;
+      if (['0', 'false', 'no'].includes(v.toLowerCase())) return false;
+      errors.push(`${key}=${v} (expected true or false)`);
+      return def;
+    },
+    databaseUrl(): string {
+      const v = env.DATABASE_URL ?? '';
+      if (!v) errors.push('DATABASE_URL is required');
+      return v;
+    },
+    packageCacheDir(): string {
+      return resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache'));
+    },
+    done<T extends object>(config: T): Readonly<T> {
+      if (errors.length)
+        throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
+      return Object.freeze(config);
+    },
+  };
+}
+
+/**
  * Reads and validates the worker's configuration from the environment. Every problem is reported in
  * one AppError (code ERR_CONFIG). Nothing else in the worker reads process.env.
  */
 export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => string | null } = {}): WorkerConfig {
-  const errors: string[] = [];
-  const int = (key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      errors.push(`${key}=${raw} (expected a number from ${min} to ${max})`);
-      return def;
-    }
-    return n;
-  };
-  const url = (key: string, raw: string | undefined | null): string | null => {
-    if (!raw) return null;
-    try {
-      const u = new URL(raw);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-      return u.toString().endsWith('/') ? u.toString() : `${u.toString()}/`;
-    } catch {
-      errors.push(`${key}=${raw} (expected an http(s) URL)`);
-      return null;
-    }
-  };
-  const bool = (key: string, def: boolean): boolean => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return def;
-    if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
-    if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
-    errors.push(`${key}=${raw} (expected true or false)`);
-    return def;
-  };
+  const r = envReader(env);
+  const { errors } = r;
 
-  const databaseUrl = env.DATABASE_URL ?? '';
-  if (!databaseUrl) errors.push('DATABASE_URL is required');
+  const databaseUrl = r.databaseUrl();
 
   const sourceRaw = env.SOURCE_REGISTRY_URL || (deps.npmRegistry ?? npmConfiguredRegistry)();
   if (!sourceRaw) errors.push('SOURCE_REGISTRY_URL is unset and `npm config get registry` gave nothing');
-  const sourceRegistryUrl = url('SOURCE_REGISTRY_URL', sourceRaw) ?? '';
+  const sourceRegistryUrl = r.url('SOURCE_REGISTRY_URL', sourceRaw) ?? '';
 
   const sev = env.SCAN_AUTO_REJECT_SEVERITY?.toLowerCase() || null;
   if (sev && !['critical', 'high', 'medium', 'low'].includes(sev)) {
@@ -123,38 +162,35 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
   const config: WorkerConfig = {
     databaseUrl,
     workerId: env.WORKER_ID || null,
-    sleepIntervalSeconds: int('WORKER_SLEEP_INTERVAL', 10, 0.05, 3600),
-    maxPackagesPerCycle: int('WORKER_MAX_PACKAGES_PER_CYCLE', 5, 1, 1000),
-    stuckTimeoutMinutes: int('WORKER_STUCK_TIMEOUT_MINUTES', 30, 0.05, 24 * 60),
-    maxAttempts: int('WORKER_MAX_ATTEMPTS', 5, 1, 100),
-    leaseSeconds: int('WORKER_LEASE_SECONDS', 60, 1, 3600),
-    heartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 10, 0.1, 3600),
-    shutdownTimeoutSeconds: int('WORKER_SHUTDOWN_TIMEOUT_SECONDS', 25, 0, 3600),
-    retryBaseSeconds: int('WORKER_RETRY_BASE_SECONDS', 5, 0, 3600),
+    sleepIntervalSeconds: r.number('WORKER_SLEEP_INTERVAL', 10, 0.05, 3600),
+    maxPackagesPerCycle: r.number('WORKER_MAX_PACKAGES_PER_CYCLE', 5, 1, 1000),
+    stuckTimeoutMinutes: r.number('WORKER_STUCK_TIMEOUT_MINUTES', 30, 0.05, 24 * 60),
+    maxAttempts: r.number('WORKER_MAX_ATTEMPTS', 5, 1, 100),
+    leaseSeconds: r.number('WORKER_LEASE_SECONDS', 60, 1, 3600),
+    heartbeatSeconds: r.number('WORKER_HEARTBEAT_SECONDS', 10, 0.1, 3600),
+    shutdownTimeoutSeconds: r.number('WORKER_SHUTDOWN_TIMEOUT_SECONDS', 25, 0, 3600),
+    retryBaseSeconds: r.number('WORKER_RETRY_BASE_SECONDS', 5, 0, 3600),
     sourceRegistryUrl,
     sourceRegistryToken: env.SOURCE_REGISTRY_TOKEN || null,
-    targetRegistryUrl: url('TARGET_REGISTRY_URL', env.TARGET_REGISTRY_URL),
+    targetRegistryUrl: r.url('TARGET_REGISTRY_URL', env.TARGET_REGISTRY_URL),
     targetRegistryToken: env.TARGET_REGISTRY_TOKEN || null,
-    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
-    downloadMaxBytes: int('DOWNLOAD_MAX_BYTES', 100 * 1024 * 1024, 1024),
-    downloadTimeoutSeconds: int('DOWNLOAD_TIMEOUT_SECONDS', 120, 1, 3600),
-    scanMaxEntries: int('SCAN_MAX_ENTRIES', 20_000, 1),
-    scanMaxUnpackedBytes: int('SCAN_MAX_UNPACKED_BYTES', 512 * 1024 * 1024, 1024),
+    packageCacheDir: r.packageCacheDir(),
+    downloadMaxBytes: r.number('DOWNLOAD_MAX_BYTES', 100 * 1024 * 1024, 1024),
+    downloadTimeoutSeconds: r.number('DOWNLOAD_TIMEOUT_SECONDS', 120, 1, 3600),
+    scanMaxEntries: r.number('SCAN_MAX_ENTRIES', 20_000, 1),
+    scanMaxUnpackedBytes: r.number('SCAN_MAX_UNPACKED_BYTES', 512 * 1024 * 1024, 1024),
     scanAutoRejectSeverity: (sev as SeverityName | null) ?? null,
-    trivyServerUrl: url('TRIVY_SERVER_URL', env.TRIVY_SERVER_URL),
+    trivyServerUrl: r.url('TRIVY_SERVER_URL', env.TRIVY_SERVER_URL),
     trivyToken: env.TRIVY_TOKEN || null,
     trivyBin: env.TRIVY_BIN || null,
-    trivyTimeoutSeconds: int('TRIVY_TIMEOUT_SECONDS', 300, 1, 3600),
-    autoApprove: bool('WORKER_AUTO_APPROVE', false),
+    trivyTimeoutSeconds: r.number('TRIVY_TIMEOUT_SECONDS', 300, 1, 3600),
+    autoApprove: r.bool('WORKER_AUTO_APPROVE', false),
     logLevel,
     logFormat,
-    listen: bool('WORKER_LISTEN', true),
+    listen: r.bool('WORKER_LISTEN', true),
     stages: allStages.filter((s) => stages.includes(s)),
   };
-  if (errors.length) {
-    throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
-  }
-  return Object.freeze(config);
+  return r.done(config);
 }
 
 export interface HealthConfig {
@@ -168,27 +204,14 @@ export interface HealthConfig {
 
 /** Configuration of the health command (the same variables as the worker, and HEALTH_MAX_AGE_SECONDS). */
 export function loadHealthConfig(env: Env = process.env): HealthConfig {
-  const errors: string[] = [];
-  const num = (key: string, def: number): number => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) {
-      errors.push(`${key}=${raw} (expected a positive number)`);
-      return def;
-    }
-    return n;
-  };
-  const databaseUrl = env.DATABASE_URL ?? '';
-  if (!databaseUrl) errors.push('DATABASE_URL is required');
-  const heartbeat = num('WORKER_HEARTBEAT_SECONDS', 10);
-  const maxAgeSeconds = num('HEALTH_MAX_AGE_SECONDS', heartbeat * 3);
-  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
-  return Object.freeze({
+  const r = envReader(env);
+  const databaseUrl = r.databaseUrl();
+  const heartbeat = r.positive('WORKER_HEARTBEAT_SECONDS', 10);
+  return r.done({
     databaseUrl,
     workerId: env.WORKER_ID || null,
-    packageCacheDir: resolve(env.PACKAGE_CACHE_DIR || resolve(tmpdir(), 'spm-package-cache')),
-    maxAgeSeconds,
+    packageCacheDir: r.packageCacheDir(),
+    maxAgeSeconds: r.positive('HEALTH_MAX_AGE_SECONDS', heartbeat * 3),
   });
 }
 
@@ -206,36 +229,12 @@ export interface AdvisoryConfig {
 
 /** Configuration of the advisory import and sync commands. Every problem is reported in one AppError. */
 export function loadAdvisoryConfig(env: Env = process.env): AdvisoryConfig {
-  const errors: string[] = [];
-  const num = (key: string, def: number): number => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) {
-      errors.push(`${key}=${raw} (expected a positive number)`);
-      return def;
-    }
-    return n;
-  };
-  const databaseUrl = env.DATABASE_URL ?? '';
-  if (!databaseUrl) errors.push('DATABASE_URL is required');
-  let advisoriesUrl: string | null = null;
-  if (env.ADVISORIES_URL) {
-    try {
-      const u = new URL(env.ADVISORIES_URL);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-      advisoriesUrl = u.toString();
-    } catch {
-      errors.push(`ADVISORIES_URL=${env.ADVISORIES_URL} (expected an http(s) URL)`);
-    }
-  }
-  const config: AdvisoryConfig = {
-    databaseUrl,
-    advisoriesUrl,
+  const r = envReader(env);
+  return r.done({
+    databaseUrl: r.databaseUrl(),
+    advisoriesUrl: r.url('ADVISORIES_URL', env.ADVISORIES_URL, { directory: false }),
     advisoriesToken: env.ADVISORIES_TOKEN || null,
-    advisoriesMaxBytes: num('ADVISORIES_MAX_BYTES', 1024 * 1024 * 1024),
-    advisoriesTimeoutSeconds: num('ADVISORIES_TIMEOUT_SECONDS', 600),
-  };
-  if (errors.length) throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: errors });
-  return Object.freeze(config);
+    advisoriesMaxBytes: r.positive('ADVISORIES_MAX_BYTES', 1024 * 1024 * 1024),
+    advisoriesTimeoutSeconds: r.positive('ADVISORIES_TIMEOUT_SECONDS', 600),
+  });
 }
