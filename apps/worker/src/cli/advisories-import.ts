@@ -1,9 +1,8 @@
-import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createDb, isAppError } from '@spm/db';
 import { loadAdvisoryConfig } from '../config.js';
 import { importAdvisories, type ImportSummary } from '../scan/advisory-import.js';
+import { runIfEntryPoint } from './run.js';
 
 const USAGE = 'usage: advisories-import <file.json | directory | export.zip> [--force]';
 
@@ -49,14 +48,4 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));

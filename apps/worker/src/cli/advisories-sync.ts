@@ -1,9 +1,8 @@
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createDb, isAppError } from '@spm/db';
 import { loadAdvisoryConfig } from '../config.js';
 import { syncAdvisories } from '../scan/advisory-sync.js';
 import { printSummary } from './advisories-import.js';
+import { runIfEntryPoint } from './run.js';
 
 /**
  * `node dist/cli/advisories-sync.js [--force]`: downloads the OSV zip at ADVISORIES_URL (there is no
@@ -44,14 +43,4 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));
