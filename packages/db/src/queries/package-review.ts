@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
 import { Status } from '../status.js';
+import { latestScanColumns, latestScanJoin, scanSummary, type LatestScanColumns, type ScanCounts } from './scans.js';
 
 export interface PendingPackage {
   packageId: number;
@@ -13,19 +14,13 @@ export interface PendingPackage {
   licenseFlags: string[];
   securityScore: number | null;
   scanState: string | null;
-  scan: {
-    critical: number;
-    high: number;
-    medium: number;
-    low: number;
-    info: number;
-    malware: boolean;
-    score: number;
-    scanners: unknown;
-    /** The scan's findings as the worker stored them (a JSON array). */
-    findings: unknown;
-    scannedAt: Date;
-  } | null;
+  scan:
+    | (ScanCounts & {
+        scanners: unknown;
+        /** The scan's findings as the worker stored them (a JSON array). */
+        findings: unknown;
+      })
+    | null;
   requestIds: number[];
   requestedBy: string[];
   /** When the package reached Pending Approval (its last update). */
@@ -41,36 +36,28 @@ export async function listPendingApprovals(
     sql<{ n: number }>`SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.PendingApproval}`.execute(
       db,
     ),
-    sql<{
-      package_id: number;
-      name: string;
-      version: string;
-      declared_license: string | null;
-      license_expression: string | null;
-      license_tier: string | null;
-      license_score: number | null;
-      license_flags: string[];
-      security_score: number | null;
-      scan_state: string | null;
-      updated_at: Date;
-      scan_id: number | null;
-      critical: number;
-      high: number;
-      medium: number;
-      low: number;
-      info: number;
-      malware: boolean;
-      scan_score: number;
-      scanners: unknown;
-      findings: unknown;
-      scanned_at: Date;
-      request_ids: number[] | null;
-      requested_by: string[] | null;
-    }>`
+    sql<
+      LatestScanColumns & {
+        package_id: number;
+        name: string;
+        version: string;
+        declared_license: string | null;
+        license_expression: string | null;
+        license_tier: string | null;
+        license_score: number | null;
+        license_flags: string[];
+        security_score: number | null;
+        scan_state: string | null;
+        updated_at: Date;
+        scanners: unknown;
+        findings: unknown;
+        request_ids: number[] | null;
+        requested_by: string[] | null;
+      }
+    >`
       SELECT p.id AS package_id, p.name, p.version, p.declared_license, ps.license_expression, ps.license_tier,
              ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.updated_at,
-             s.id AS scan_id, s.critical, s.high, s.medium, s.low, s.info, s.malware, s.score AS scan_score,
-             s.scanners, s.findings, s.created_at AS scanned_at,
+             ${latestScanColumns}, s.scanners, s.findings,
              (SELECT array_agg(DISTINCT rp.request_id ORDER BY rp.request_id) FROM request_packages rp
                WHERE rp.package_id = p.id) AS request_ids,
              (SELECT array_agg(DISTINCT u.username ORDER BY u.username) FROM request_packages rp
@@ -78,9 +65,7 @@ export async function listPendingApprovals(
                WHERE rp.package_id = p.id) AS requested_by
       FROM package_status ps
       JOIN packages p ON p.id = ps.package_id
-      LEFT JOIN LATERAL (
-        SELECT * FROM security_scans ss WHERE ss.package_id = p.id ORDER BY ss.id DESC LIMIT 1
-      ) s ON true
+      ${latestScanJoin}
       WHERE ps.status = ${Status.PendingApproval}
       ORDER BY ps.updated_at, p.id
       LIMIT ${opts.limit} OFFSET ${opts.offset}
@@ -99,21 +84,7 @@ export async function listPendingApprovals(
       licenseFlags: r.license_flags,
       securityScore: r.security_score,
       scanState: r.scan_state,
-      scan:
-        r.scan_id === null
-          ? null
-          : {
-              critical: r.critical,
-              high: r.high,
-              medium: r.medium,
-              low: r.low,
-              info: r.info,
-              malware: r.malware,
-              score: r.scan_score,
-              scanners: r.scanners,
-              findings: r.findings,
-              scannedAt: r.scanned_at,
-            },
+      scan: r.scan_id === null ? null : { ...scanSummary(r)!, scanners: r.scanners, findings: r.findings },
       requestIds: (r.request_ids ?? []).map(Number),
       requestedBy: r.requested_by ?? [],
       waitingSince: r.updated_at,

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
 import { FINAL_STATUSES, Status } from '../status.js';
+import { latestScanColumns, latestScanJoin, scanSummary, type LatestScanColumns, type ScanCounts } from './scans.js';
 
 export interface RequestSummary {
   id: number;
@@ -79,16 +80,8 @@ export async function getRequest(db: DB, id: number): Promise<RequestSummary | u
 }
 
 /** Counts of a package's latest security scan, by severity. */
-export interface ScanSummary {
-  critical: number;
-  high: number;
-  medium: number;
-  low: number;
-  info: number;
-  malware: boolean;
+export interface ScanSummary extends ScanCounts {
   findingsCount: number;
-  score: number;
-  scannedAt: Date;
 }
 
 export interface RequestPackage {
@@ -118,51 +111,41 @@ export interface RequestPackage {
 
 /** Every package of a request with its current state and the summary of its latest security scan. */
 export async function listRequestPackages(db: DB, requestId: number): Promise<RequestPackage[]> {
-  const res = await sql<{
-    package_id: number;
-    name: string;
-    version: string;
-    integrity: string | null;
-    declared_license: string | null;
-    link: 'new' | 'existing';
-    dev: boolean;
-    optional: boolean;
-    status: string;
-    attempts: number;
-    last_error: string | null;
-    rejection_kind: string | null;
-    rejection_reason: string | null;
-    license_expression: string | null;
-    license_tier: string | null;
-    license_score: number | null;
-    license_flags: string[];
-    security_score: number | null;
-    scan_state: string | null;
-    published_at: Date | null;
-    updated_at: Date;
-    scan_id: number | null;
-    critical: number;
-    high: number;
-    medium: number;
-    low: number;
-    info: number;
-    malware: boolean;
-    findings_count: number;
-    scan_score: number;
-    scanned_at: Date;
-  }>`
+  const res = await sql<
+    {
+      package_id: number;
+      name: string;
+      version: string;
+      integrity: string | null;
+      declared_license: string | null;
+      link: 'new' | 'existing';
+      dev: boolean;
+      optional: boolean;
+      status: string;
+      attempts: number;
+      last_error: string | null;
+      rejection_kind: string | null;
+      rejection_reason: string | null;
+      license_expression: string | null;
+      license_tier: string | null;
+      license_score: number | null;
+      license_flags: string[];
+      security_score: number | null;
+      scan_state: string | null;
+      published_at: Date | null;
+      updated_at: Date;
+      findings_count: number;
+    } & LatestScanColumns
+  >`
     SELECT p.id AS package_id, p.name, p.version, p.integrity, p.declared_license, rp.link, rp.dev, rp.optional,
            ps.status, ps.attempts, ps.last_error, ps.rejection_kind, ps.rejection_reason, ps.license_expression,
            ps.license_tier, ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.published_at,
-           ps.updated_at, s.id AS scan_id, s.critical, s.high, s.medium, s.low, s.info, s.malware, s.score AS scan_score,
-           s.created_at AS scanned_at,
+           ps.updated_at, ${latestScanColumns},
            CASE WHEN jsonb_typeof(s.findings) = 'array' THEN jsonb_array_length(s.findings) ELSE 0 END AS findings_count
     FROM request_packages rp
     JOIN packages p ON p.id = rp.package_id
     JOIN package_status ps ON ps.package_id = p.id
-    LEFT JOIN LATERAL (
-      SELECT * FROM security_scans ss WHERE ss.package_id = p.id ORDER BY ss.id DESC LIMIT 1
-    ) s ON true
+    ${latestScanJoin}
     WHERE rp.request_id = ${requestId}
     ORDER BY p.name, p.version
   `.execute(db);
@@ -186,20 +169,7 @@ export async function listRequestPackages(db: DB, requestId: number): Promise<Re
     licenseFlags: r.license_flags,
     securityScore: r.security_score,
     scanState: r.scan_state,
-    scan:
-      r.scan_id === null
-        ? null
-        : {
-            critical: r.critical,
-            high: r.high,
-            medium: r.medium,
-            low: r.low,
-            info: r.info,
-            malware: r.malware,
-            findingsCount: r.findings_count,
-            score: r.scan_score,
-            scannedAt: r.scanned_at,
-          },
+    scan: r.scan_id === null ? null : { ...scanSummary(r)!, findingsCount: r.findings_count },
     publishedAt: r.published_at,
     updatedAt: r.updated_at,
   }));

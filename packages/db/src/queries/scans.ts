@@ -111,3 +111,47 @@ export async function latestSecurityScans(db: DB, packageIds: number[]): Promise
   for (const r of res.rows) out.set(r.package_id, toReport(r));
   return out;
 }
+
+/**
+ * SQL fragments for "each package with its newest scan": join `latestScanJoin` after a table aliased
+ * `p` (packages) and select `latestScanColumns`; `scanSummary` maps those columns back.
+ */
+export const latestScanJoin = sql`LEFT JOIN LATERAL (
+  SELECT * FROM security_scans ss WHERE ss.package_id = p.id ORDER BY ss.id DESC LIMIT 1
+) s ON true`;
+export const latestScanColumns = sql`s.id AS scan_id, s.critical, s.high, s.medium, s.low, s.info, s.malware,
+  s.score AS scan_score, s.created_at AS scanned_at`;
+
+/** The row shape `latestScanColumns` selects (every column null when the package was never scanned). */
+export interface LatestScanColumns {
+  scan_id: number | null;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  info: number;
+  malware: boolean;
+  scan_score: number;
+  scanned_at: Date;
+}
+
+export interface ScanCounts extends SeverityCounts {
+  malware: boolean;
+  score: number;
+  scannedAt: Date;
+}
+
+/** The newest scan's counts from a row with `latestScanColumns`, or null when never scanned. */
+export function scanSummary(r: LatestScanColumns): ScanCounts | null {
+  if (r.scan_id === null) return null;
+  return {
+    critical: r.critical,
+    high: r.high,
+    medium: r.medium,
+    low: r.low,
+    info: r.info,
+    malware: r.malware,
+    score: r.scan_score,
+    scannedAt: r.scanned_at,
+  };
+}
