@@ -19,13 +19,7 @@ export class PackageWorker extends BaseWorker {
     super(opts);
     // One source registry client for every stage, so the licence, download and scan stages of a
     // package share its version document.
-    const registry =
-      opts.registry ??
-      new SourceRegistry({
-        url: opts.config.sourceRegistryUrl,
-        token: opts.config.sourceRegistryToken,
-        timeoutMs: opts.config.downloadTimeoutSeconds * 1000,
-      });
+    const registry = opts.registry ?? SourceRegistry.fromConfig(opts.config);
     const all: Record<StageName, StageHandler> = {
       licence: createLicenceStage({ registry, policy: new LicencePolicyCache() }),
       download: createDownloadStage({ registry }),

@@ -1,3 +1,4 @@
+import type { WorkerConfig } from '../config.js';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -65,6 +66,17 @@ export class SourceRegistry {
     this.timeoutMs = opts.timeoutMs;
     this.fetchFn = opts.fetch ?? fetch;
     this.ttlMs = opts.cacheTtlMs ?? 60_000;
+  }
+
+  /** The client for SOURCE_REGISTRY_URL with its token and the download timeout. */
+  static fromConfig(
+    config: Pick<WorkerConfig, 'sourceRegistryUrl' | 'sourceRegistryToken' | 'downloadTimeoutSeconds'>,
+  ): SourceRegistry {
+    return new SourceRegistry({
+      url: config.sourceRegistryUrl,
+      token: config.sourceRegistryToken,
+      timeoutMs: config.downloadTimeoutSeconds * 1000,
+    });
   }
 
   /** The packument URL; scoped names are encoded `@scope%2fname` as the public registry expects. */

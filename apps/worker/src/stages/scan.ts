@@ -12,7 +12,7 @@ import { PermanentError, TransientError } from '../errors.js';
 import { builtinScan } from '../scan/builtin.js';
 import { HostileArchiveError, withExtracted } from '../scan/extract.js';
 import { dedupeFindings } from '../scan/merge.js';
-import { fetchingVersionDocs, type VersionDocSource } from '../scan/registry-doc.js';
+import { SourceRegistry } from '../registry/source.js';
 import { countBySeverity, securityScore } from '../scan/score.js';
 import { licenceOf, type ManifestLike } from '../scan/signals.js';
 import { trivyOptions, trivyScan } from '../scan/trivy.js';
@@ -23,8 +23,8 @@ import type { StageContext, StageHandler, StageOutcome } from './types.js';
 export type ScanState = 'clean' | 'findings' | 'malware' | 'rejected-by-policy' | 'hostile-archive';
 
 export interface ScanStageDeps {
-  /** The registry's version documents (pass the worker's SourceRegistry); a small fetch otherwise. */
-  registry?: VersionDocSource;
+  /** The registry's version documents: the worker's shared SourceRegistry (one is made from the config otherwise). */
+  registry?: Pick<SourceRegistry, 'versionDocument'>;
 }
 
 const BUILTIN_VERSION = '1';
@@ -122,7 +122,7 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
 
     const limits = { maxEntries: config.scanMaxEntries, maxUnpackedBytes: config.scanMaxUnpackedBytes, signal };
     const trivy = trivyOptions(config);
-    const registry = deps.registry ?? fetchingVersionDocs(config);
+    const registry = deps.registry ?? SourceRegistry.fromConfig(config);
     const scanners: ScannerRun[] = [];
 
     let findings: Finding[];
