@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDb, hashPassword, type DB } from '@spm/db';
-import { createTemplateDatabase, dropDatabase, withDatabase } from '@spm/db/testing';
+import { createTemplateDatabase, dropDatabase, withClient, withDatabase } from '@spm/db/testing';
 
 /** The PostgreSQL server the benchmarks run on (DATABASE_URL, or the local default). */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-}
-
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 export interface BenchDatabase {
@@ -38,7 +28,7 @@ export class DatabaseFactory {
   async fresh(label: string): Promise<BenchDatabase> {
     if (!this.template) this.template = await createTemplateDatabase(this.server);
     const name = `spm_bench_${label}_${randomBytes(3).toString('hex')}`;
-    await admin(this.server, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${this.template}"`));
+    await withClient(this.server, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${this.template}"`));
     this.created.push(name);
     const url = withDatabase(this.server, name);
     const { db, pool } = createDb({ connectionString: url, max: 4, applicationName: 'spm-bench' });
@@ -77,7 +67,7 @@ export async function createUser(
 
 /** Server facts for the report. */
 export async function serverVersion(url: string): Promise<string> {
-  return admin(
+  return withClient(
     url,
     async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
   );

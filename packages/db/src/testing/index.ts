@@ -11,7 +11,8 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` with a single client connected to `url` (for CREATE/DROP DATABASE and the like), then closes it. */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -24,7 +25,7 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
 /** Creates and migrates (and seeds the licence policy in) a template database; returns its name. */
 export async function createTemplateDatabase(serverUrl: string): Promise<string> {
   const name = `spm_tpl_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   const { db } = createDb({ connectionString: withDatabase(serverUrl, name), max: 1 });
   try {
     const { error } = await migrateToLatest(db);
@@ -37,7 +38,7 @@ export async function createTemplateDatabase(serverUrl: string): Promise<string>
 }
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await admin(serverUrl, async (c) => {
+  await withClient(serverUrl, async (c) => {
     await c.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
       [name],
@@ -66,7 +67,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     throw new Error('integration tests need the globalSetup (SPM_TEST_SERVER_URL and SPM_TEST_TEMPLATE_DB are unset)');
   }
   const name = `spm_t_${randomBytes(5).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
   const url = withDatabase(serverUrl, name);
   const { db, pool } = createDb({ connectionString: url, max: 10 });
   return {
