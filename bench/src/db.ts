@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { createDb, hashPassword, type DB } from '@spm/db';
 import { createTemplateDatabase, dropDatabase, withClient, withDatabase } from '@spm/db/testing';
 
