@@ -23,6 +23,9 @@ export default defineConfig({
           include: ['{apps,packages,bench}/*/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           environment: 'node',
+          // Some unit tests are CPU-bound property checks; on a loaded 2-core machine the default
+          // 5 s per test is a wall-clock bound they can miss. A hang still fails.
+          testTimeout: 60_000,
         },
       },
       {
