@@ -14,7 +14,7 @@ export function detectFormat(text: string): LockfileFormat {
   const head = text.slice(0, HEAD);
   if (/^\s*[[{]/.test(head)) return 'npm';
   if (/^#\s*yarn lockfile v1\s*$/im.test(head)) return 'yarn-classic';
-  if (/^__metadata:\s*$/m.test(head)) return 'yarn-berry';
+  if (/^__metadata:/m.test(head)) return 'yarn-berry';
   if (/^lockfileVersion:/m.test(head)) return 'pnpm';
   if (/^ {2}version "[^"\n]*"\s*$/m.test(head)) return 'yarn-classic';
   return 'npm';

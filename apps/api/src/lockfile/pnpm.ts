@@ -14,6 +14,7 @@ import {
   splitAtName,
   stringField,
   syntaxError,
+  tooDeep,
   type Obj,
 } from './entry.js';
 import { devOnly, type DependencyGraph } from './graph.js';
@@ -34,7 +35,25 @@ const DEP_FIELDS = [
   ['devDependencies', { dev: true, optional: false }],
 ] as const;
 
+/**
+ * pnpm writes flow collections one or two levels deep (`resolution: {integrity: …}`, `cpu: [x64]`);
+ * yaml spends seconds on a few hundred kilobytes of `[[[[…` before its stack gives out. Counted
+ * without regard to quoting, which can only over-count: no real lockfile comes near the limit.
+ */
+const MAX_FLOW_DEPTH = 32;
+
+function checkFlowDepth(text: string): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_FLOW_DEPTH) throw tooDeep();
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+}
+
 export function parsePnpm(text: string): ParsedLockfile {
+  checkFlowDepth(text);
   let doc: unknown;
   try {
     // No anchors or aliases (pnpm never writes them, and they are how YAML bombs work); duplicate keys are errors.

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type * as YarnLockfile from '@yarnpkg/lockfile';
 import {
   Collector,
+  MAX_DEPTH,
   clip,
   describe,
   entryError,
@@ -29,9 +30,11 @@ const yarnLockfile = createRequire(import.meta.url)('@yarnpkg/lockfile') as type
  * The format has no dev or optional flags and no application name.
  */
 export function parseYarnClassic(text: string): ParsedLockfile {
+  const body = text.endsWith('\n') ? text : `${text}\n`;
+  checkTokens(body);
   let result: ReturnType<typeof yarnLockfile.parse>;
   try {
-    result = yarnLockfile.parse(text);
+    result = yarnLockfile.parse(body);
   } catch (err) {
     throw syntaxError('yarn.lock', err);
   }
@@ -63,6 +66,44 @@ export function parseYarnClassic(text: string): ParsedLockfile {
     packages: ctx.packages(),
     skipped: ctx.skipped,
   };
+}
+
+/**
+ * @yarnpkg/lockfile's tokeniser never stops on a string left open at the end of the text (it appends
+ * `undefined` until V8 refuses the string length: seconds of CPU and a gigabyte of memory for a
+ * few bytes of input), nor on a comment without a newline after it. So the text is first checked
+ * line by line, with the tokeniser's own rules for where a token starts: every quoted string closes
+ * on its line (Yarn writes no other kind), no character is one the tokeniser cannot start a token
+ * with, no indentation deeper than MAX_DEPTH levels. Linear; the parser then only sees text it ends on.
+ */
+function checkTokens(text: string): void {
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const bad = (what: string) =>
+      lockfileError('ERR_LOCKFILE_SYNTAX', `The yarn.lock cannot be read: ${what} on line ${n + 1}.`, { line: n + 1 });
+    let i = 0;
+    while (line[i] === ' ') i++;
+    if (i > 2 * MAX_DEPTH) throw bad(`indentation deeper than ${MAX_DEPTH} levels`);
+    while (i < line.length) {
+      const c = line[i]!;
+      if (c === '#') break;
+      if (c === ' ' || c === ':' || c === ',') i++;
+      else if (c === '"') {
+        let j = i + 1;
+        for (; j < line.length; j++) if (line[j] === '"' && !(line[j - 1] === '\\' && line[j - 2] !== '\\')) break;
+        if (j >= line.length) throw bad('a string that is not closed');
+        i = j + 1;
+      } else if (line.startsWith('true', i) || line.startsWith('false', i)) {
+        i += line.startsWith('true', i) ? 4 : 5;
+      } else if (c >= '0' && c <= '9') {
+        while (line[i]! >= '0' && line[i]! <= '9') i++;
+      } else if (/[a-zA-Z/-]/.test(c)) {
+        while (i < line.length && !' :,\r'.includes(line[i]!)) i++;
+      } else throw bad(`an unexpected character ${JSON.stringify(c)}`);
+    }
+  }
 }
 
 function readEntry(descriptors: string[], entry: Obj, ctx: Collector): void {
