@@ -9,6 +9,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { readTarball } from '../packages/tarball/dist/index.js';
 
 const args = process.argv.slice(2);
