@@ -152,7 +152,7 @@ const MALFORMED: Array<[string, string, string]> = [
   [
     'pnpm: tarball from elsewhere',
     pnpm.replace(
-      /(debug@4\.3\.4:\n    resolution: \{)integrity/,
+      /(debug@4\.3\.4:\n {4}resolution: \{)integrity/,
       '$1tarball: https://files.example.test/debug.tgz, integrity',
     ),
     'ERR_LOCKFILE_ENTRY',
@@ -160,14 +160,14 @@ const MALFORMED: Array<[string, string, string]> = [
   [
     'pnpm: git resolution',
     pnpm.replace(
-      /(debug@4\.3\.4:\n    resolution: )\{[^}]*\}/,
+      /(debug@4\.3\.4:\n {4}resolution: )\{[^}]*\}/,
       '$1{commit: abc, repo: https://git.example.test/d.git, type: git}',
     ),
     'ERR_LOCKFILE_ENTRY',
   ],
   [
     'pnpm: bad integrity',
-    pnpm.replace(/(debug@4\.3\.4:\n    resolution: \{integrity: )sha512-[^}]*\}/, '$1sha512-AAAA}'),
+    pnpm.replace(/(debug@4\.3\.4:\n {4}resolution: \{integrity: )sha512-[^}]*\}/, '$1sha512-AAAA}'),
     'ERR_LOCKFILE_ENTRY',
   ],
   ['pnpm: YAML alias', pnpm.replace('settings:', 'x: &x [1]\ny: *x\nsettings:'), 'ERR_LOCKFILE_SYNTAX'],
