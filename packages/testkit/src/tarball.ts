@@ -5,10 +5,32 @@ export interface TarEntry {
   /** Path inside the archive, e.g. `package/index.js`. Written as given (tests may make it hostile). */
   path: string;
   content?: string | Buffer;
-  /** '0' file (default), '1' hardlink, '2' symlink, '3' char device, '4' block device, '5' directory. */
-  type?: '0' | '1' | '2' | '3' | '4' | '5';
+  /**
+   * '0' file (default), '1' hardlink, '2' symlink, '3' char device, '4' block device, '5' directory,
+   * '6' FIFO, '7' contiguous file, '\0' old-style file, 'x' pax header for the next entry.
+   */
+  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '\0' | 'x';
   linkpath?: string;
   mode?: number;
+  /** Write a wrong header checksum (tar readers skip such a header with a warning). */
+  badChecksum?: boolean;
+}
+
+/** Types whose entries carry a body of `content`. */
+const WITH_BODY = new Set(['0', '7', '\0', 'x']);
+
+/** The body of a pax extended header setting `records` (e.g. `{ path: 'package/x.js' }`). */
+export function paxRecords(records: Record<string, string>): string {
+  return Object.entries(records)
+    .map(([k, v]) => {
+      const body = ` ${k}=${v}\n`;
+      const bodyLen = Buffer.byteLength(body);
+      // The length counts its own digits.
+      let len = bodyLen + 1;
+      while (String(len).length + bodyLen !== len) len = String(len).length + bodyLen;
+      return `${len}${body}`;
+    })
+    .join('');
 }
 
 function header(entry: TarEntry, size: number): Buffer {
@@ -36,7 +58,7 @@ function header(entry: TarEntry, size: number): Buffer {
   write(prefix, 345, 155);
   let sum = 0;
   for (const b of h) sum += b;
-  write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  write((entry.badChecksum ? sum + 1 : sum).toString(8).padStart(6, '0') + '\0 ', 148, 8);
   return h;
 }
 
@@ -45,7 +67,7 @@ export function buildTar(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const body = e.content === undefined ? Buffer.alloc(0) : Buffer.from(e.content);
-    const size = e.type === undefined || e.type === '0' ? body.length : 0;
+    const size = e.type === undefined || WITH_BODY.has(e.type) ? body.length : 0;
     parts.push(header(e, size));
     if (size > 0) {
       parts.push(body);

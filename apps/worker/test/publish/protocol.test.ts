@@ -94,7 +94,7 @@ describe('reading package.json from a tarball', () => {
     });
   });
 
-  it('accepts another top folder, as old packages have, but prefers package/', async () => {
+  it('accepts another top folder, as old packages have, and reads the copy npm installs (the last)', async () => {
     const other = gzipSync(
       buildTar([{ path: 'node-thing/package.json', content: '{"name":"old","version":"0.1.0"}' }]),
     );
@@ -106,11 +106,18 @@ describe('reading package.json from a tarball', () => {
       ]),
     );
     expect(await readTarballManifest(both)).toMatchObject({ name: 'right' });
+    const reversed = gzipSync(
+      buildTar([
+        { path: 'package/package.json', content: '{"name":"first"}' },
+        { path: 'other/package.json', content: '{"name":"last"}' },
+      ]),
+    );
+    expect(await readTarballManifest(reversed)).toMatchObject({ name: 'last' });
   });
 
   it('fails clearly on a missing or broken package.json and on garbage', async () => {
     await expect(readTarballManifest(gzipSync(buildTar([{ path: 'package/index.js', content: '1' }])))).rejects.toThrow(
-      /no package\/package.json/,
+      /has no package.json/,
     );
     await expect(
       readTarballManifest(gzipSync(buildTar([{ path: 'package/package.json', content: '{nope' }]))),
