@@ -215,12 +215,12 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     await page.goto(`/packages/${await packageId('setup-helper')}`);
     await page.getByRole('heading', { name: 'setup-helper@3.1.0' }).waitFor();
     const signals = page.getByRole('region', { name: /Supply-chain findings/ });
-    await signals.getByText('setup.js').first().waitFor();
-    // The excerpt of what was seen, with its line.
+    // Where it was seen (file and line) and an excerpt of what.
     await signals
-      .locator('pre', { hasText: /line \d+: .*https/ })
+      .getByText(/In setup\.js, line \d+/)
       .first()
       .waitFor();
+    await signals.locator('pre', { hasText: 'https' }).first().waitFor();
     await checkAccessibility(page, 'package report (signals)');
     await photograph(page, 'package-report-signals');
 

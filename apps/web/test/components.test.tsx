@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import { cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SeverityBadge, StatusBadge, TierBadge } from '../src/components/badges';
+import { DebouncedInput } from '../src/components/debounced-input';
 import { DecisionForm } from '../src/components/decision-form';
 import { OutcomeCounts } from '../src/components/outcome-counts';
 import { Pagination } from '../src/components/pagination';
@@ -143,5 +144,26 @@ describe('useShortcuts', () => {
     fireEvent.keyDown(document.body, { key: 'a', ctrlKey: true });
     fireEvent.keyDown(document.body, { key: 'b' });
     expect(onA).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('DebouncedInput', () => {
+  it('shows each keystroke but reports the value once, after a pause', async () => {
+    vi.useFakeTimers();
+    try {
+      const onCommit = vi.fn();
+      render(<DebouncedInput aria-label="Name" value="" onCommit={onCommit} delay={300} />);
+      const input = screen.getByLabelText('Name') as HTMLInputElement;
+      for (const typed of ['l', 'lo', 'lod', 'loda', 'lodas', 'lodash']) {
+        fireEvent.change(input, { target: { value: typed } });
+        act(() => vi.advanceTimersByTime(100));
+      }
+      expect(input.value).toBe('lodash');
+      expect(onCommit).not.toHaveBeenCalled();
+      act(() => vi.advanceTimersByTime(300));
+      expect(onCommit.mock.calls).toEqual([['lodash']]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

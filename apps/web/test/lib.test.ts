@@ -87,6 +87,17 @@ describe('scan findings', () => {
     expect(readFindings({ not: 'an array' })).toEqual([]);
   });
 
+  it("reads the built-in scanner's line prefix as the line", () => {
+    const [f] = readFindings([
+      { id: 's', source: 'signal', severity: 'high', title: 't', evidence: "line 12: exec('x')" },
+    ]);
+    expect(f).toMatchObject({ line: 12, evidence: "exec('x')" });
+    const [g] = readFindings([
+      { id: 's', source: 'signal', severity: 'high', title: 't', line: 3, evidence: 'line 9: y' },
+    ]);
+    expect(g).toMatchObject({ line: 3, evidence: 'line 9: y' });
+  });
+
   it('links only to http and https addresses', () => {
     expect(safeUrl('https://osv.dev/vulnerability/GHSA-1')).toBe('https://osv.dev/vulnerability/GHSA-1');
     expect(safeUrl('javascript:alert(1)')).toBeNull();

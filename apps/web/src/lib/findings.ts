@@ -9,14 +9,15 @@ export function readFindings(raw: unknown): Finding[] {
     if (typeof f !== 'object' || f === null) continue;
     const x = f as Record<string, unknown>;
     if (typeof x.id !== 'string' || typeof x.title !== 'string') continue;
+    const { line, evidence } = lineOf(x.line, x.evidence);
     out.push({
       id: x.id,
       source: typeof x.source === 'string' ? x.source : 'unknown',
       severity: typeof x.severity === 'string' ? x.severity : 'info',
       title: x.title,
       file: typeof x.file === 'string' ? x.file : undefined,
-      line: typeof x.line === 'number' && Number.isInteger(x.line) ? x.line : undefined,
-      evidence: typeof x.evidence === 'string' ? x.evidence : undefined,
+      line,
+      evidence,
       explanation: typeof x.explanation === 'string' ? x.explanation : undefined,
       aliases: Array.isArray(x.aliases) ? x.aliases.filter((a): a is string => typeof a === 'string') : undefined,
       fixedVersions: Array.isArray(x.fixedVersions)
@@ -27,6 +28,17 @@ export function readFindings(raw: unknown): Finding[] {
     });
   }
   return out.sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * The line of a finding: its `line` field, or the `line N: ` the built-in scanner puts in front of the
+ * excerpt (which is then shown without it).
+ */
+function lineOf(line: unknown, evidence: unknown): { line?: number; evidence?: string } {
+  const text = typeof evidence === 'string' ? evidence : undefined;
+  if (typeof line === 'number' && Number.isInteger(line) && line > 0) return { line, evidence: text };
+  const m = text === undefined ? null : /^line (\d+): ([\s\S]*)$/.exec(text);
+  return m ? { line: Number(m[1]), evidence: m[2] } : { evidence: text };
 }
 
 function rank(f: Finding): number {

@@ -5,6 +5,7 @@ import { describeBatch, useDecide, type DecisionKind } from '../api/decisions';
 import { usePending } from '../api/queries';
 import type { PendingPackage } from '../api/types';
 import { SeverityBadge, TierBadge } from '../components/badges';
+import { DebouncedInput } from '../components/debounced-input';
 import { DecisionForm } from '../components/decision-form';
 import { Dialog } from '../components/dialog';
 import { Empty, ErrorMessage, Loading } from '../components/feedback';
@@ -141,7 +142,7 @@ export function ApprovalsPage() {
       <form className="filters" role="search" aria-label="Filter the queue" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor="a-q">Package name</label>
-          <input ref={search} id="a-q" type="search" value={s.q} onChange={(e) => set({ q: e.target.value })} />
+          <DebouncedInput ref={search} id="a-q" type="search" value={s.q} onCommit={(q) => set({ q })} />
         </div>
         <div className="field">
           <label htmlFor="a-sort">Order</label>
@@ -177,12 +178,12 @@ export function ApprovalsPage() {
         </div>
         <div className="field field--narrow">
           <label htmlFor="a-request">Request</label>
-          <input
+          <DebouncedInput
             id="a-request"
             inputMode="numeric"
             pattern="[0-9]*"
             value={s.request}
-            onChange={(e) => set({ request: e.target.value.replace(/\D/g, '') })}
+            onCommit={(v) => set({ request: v.replace(/\D/g, '') })}
           />
         </div>
       </form>

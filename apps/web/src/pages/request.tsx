@@ -1,4 +1,5 @@
 import { Link, useLocation, useParams } from 'react-router';
+import { DebouncedInput } from '../components/debounced-input';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { LICENSE_TIERS, SEVERITIES } from '@spm/db/vocabulary';
 import { call } from '../api/client';
@@ -98,7 +99,7 @@ function RequestView({ id }: { id: number }) {
         <form className="filters" role="search" aria-label="Filter packages" onSubmit={(e) => e.preventDefault()}>
           <div className="field">
             <label htmlFor="p-q">Name</label>
-            <input id="p-q" type="search" value={s.q} onChange={(e) => set({ q: e.target.value })} />
+            <DebouncedInput id="p-q" type="search" value={s.q} onCommit={(q) => set({ q })} />
           </div>
           <div className="field">
             <label htmlFor="p-group">Status</label>

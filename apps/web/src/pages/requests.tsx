@@ -1,4 +1,5 @@
 import { Link } from 'react-router';
+import { DebouncedInput } from '../components/debounced-input';
 import { hasRole } from '../api/roles';
 import { useRequests } from '../api/queries';
 import { useSession } from '../auth/session';
@@ -46,7 +47,7 @@ export function RequestsPage() {
       <form className="filters" role="search" aria-label="Filter requests" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor="f-q">Application</label>
-          <input id="f-q" type="search" value={s.q} onChange={(e) => set({ q: e.target.value })} />
+          <DebouncedInput id="f-q" type="search" value={s.q} onCommit={(q) => set({ q })} />
         </div>
         <div className="field">
           <label htmlFor="f-state">State</label>
@@ -61,7 +62,7 @@ export function RequestsPage() {
         {all && (
           <div className="field">
             <label htmlFor="f-requestor">Requested by (username)</label>
-            <input id="f-requestor" value={s.requestor} onChange={(e) => set({ requestor: e.target.value.trim() })} />
+            <DebouncedInput id="f-requestor" value={s.requestor} onCommit={(v) => set({ requestor: v.trim() })} />
           </div>
         )}
       </form>

@@ -1,4 +1,5 @@
 import { useAudit } from '../../api/queries';
+import { DebouncedInput } from '../../components/debounced-input';
 import { Empty, ErrorMessage, Loading } from '../../components/feedback';
 import { Pagination } from '../../components/pagination';
 import { TableRegion } from '../../components/table';
@@ -53,12 +54,12 @@ export function AuditPage() {
       <form className="filters" role="search" aria-label="Filter the audit log" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor="au-action">Action</label>
-          <input
+          <DebouncedInput
             id="au-action"
             list="au-actions"
             value={s.action}
             aria-describedby="au-action-hint"
-            onChange={(e) => set({ action: e.target.value.trim() })}
+            onCommit={(v) => set({ action: v.trim() })}
           />
           <datalist id="au-actions">
             {KNOWN_ACTIONS.map((a) => (
@@ -71,7 +72,7 @@ export function AuditPage() {
         </div>
         <div className="field">
           <label htmlFor="au-actor">Username</label>
-          <input id="au-actor" value={s.actor} onChange={(e) => set({ actor: e.target.value.trim() })} />
+          <DebouncedInput id="au-actor" value={s.actor} onCommit={(v) => set({ actor: v.trim() })} />
         </div>
         <div className="field">
           <label htmlFor="au-from">From</label>
