@@ -357,8 +357,13 @@ add('a form post', 'lockfileVersion=3', 'ERR_UNSUPPORTED_MEDIA_TYPE', {
   contentType: 'application/x-www-form-urlencoded',
   status: 415,
 });
-add('YAML', 'lockfileVersion: 3', 'ERR_UNSUPPORTED_MEDIA_TYPE', { contentType: 'application/yaml', status: 415 });
-add('text/plain that is not JSON', 'lockfileVersion: 3', 'ERR_NOT_JSON', { contentType: 'text/plain' });
+// YAML is a lockfile format now (pnpm-lock.yaml); told by content, so npm's lockfileVersion 3 in YAML is refused as pnpm's.
+add('YAML with an npm lockfileVersion', 'lockfileVersion: 3', 'ERR_LOCKFILE_UNSUPPORTED_VERSION', {
+  contentType: 'application/yaml',
+});
+add('text/plain that is neither JSON nor a known text lockfile', 'lockfile: 3', 'ERR_NOT_JSON', {
+  contentType: 'text/plain',
+});
 const mp = 'multipart/form-data; boundary=XyZbOuNdArY';
 add('multipart without a file', multipartBody([{ field: 'application_name', content: 'x' }]), 'ERR_MULTIPART_FIELD', {
   contentType: mp,

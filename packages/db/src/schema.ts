@@ -10,6 +10,8 @@ export type TimestampDefault = ColumnType<Date, Date | string | undefined, Date 
 type Json = ColumnType<unknown, string, string>;
 
 export type LinkKind = 'new' | 'existing';
+/** The lockfile formats a request may carry (one CHECK constraint in migration 0004). */
+export type LockfileFormat = 'npm' | 'yarn-classic' | 'yarn-berry' | 'pnpm';
 
 export interface UsersTable {
   id: Generated<number>;
@@ -36,8 +38,10 @@ export interface RequestsTable {
   application_name: string;
   application_version: string;
   requestor_id: number | null;
+  /** npm's JSON as submitted; the text of a yarn.lock or pnpm-lock.yaml as a JSON string. */
   lockfile: Json;
   lockfile_version: number;
+  lockfile_format: ColumnType<LockfileFormat, LockfileFormat | undefined, LockfileFormat>;
   package_count: number;
   new_count: number;
   existing_count: number;
@@ -63,6 +67,8 @@ export interface RequestPackagesTable {
   link: LinkKind;
   dev: boolean;
   optional: boolean;
+  /** Yarn Berry's checksum of its zip of the package, as the lockfile says; never used to verify the tarball. */
+  yarn_checksum: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PackageStatusTable {

@@ -1,2 +1,3 @@
 export * from './tarball.js';
 export * from './registry.js';
+export * from './clients.js';

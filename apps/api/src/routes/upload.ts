@@ -2,10 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import { AppError, enqueueLockfile } from '@spm/db';
-import { parseLockfileText } from '../lockfile/parse.js';
+import { LOCKFILE_FORMATS, parseLockfileText, storedLockfile } from '../lockfile/index.js';
 import { authErrors } from '../schemas/common.js';
 
-const RAW_TYPES = ['application/json', 'text/plain', 'application/octet-stream'];
+// The format is told by content, whatever the media type says: JSON for npm, text for yarn.lock and pnpm-lock.yaml.
+const RAW_TYPES = [
+  'application/json',
+  'text/plain',
+  'application/octet-stream',
+  'application/yaml',
+  'application/x-yaml',
+  'text/yaml',
+  'text/x-yaml',
+];
 const MAX_META = 214;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -26,7 +35,8 @@ function metaField(name: string, value: unknown): string | undefined {
 }
 
 /**
- * POST /api/packages/upload: a lockfile as the raw JSON body or as multipart field `file`. The whole
+ * POST /api/packages/upload: a lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock or
+ * pnpm-lock.yaml) as the raw body or as multipart field `file`. The whole
  * lockfile is validated before anything is written; the request, its packages and the queue rows are
  * then written in one transaction, and the answer is 202 at once (the worker does the rest).
  */
@@ -47,29 +57,38 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: 'user' },
       schema: {
         tags: ['packages'],
-        summary: 'Submit a lockfile (package-lock.json v1/v2/v3 or npm-shrinkwrap.json) for vetting',
+        summary: 'Submit a lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml) for vetting',
         description:
-          'Send the lockfile as the request body (Content-Type: application/json) or as multipart/form-data field `file`. ' +
+          'Send the lockfile as the request body (application/json for npm lockfiles; text/plain, application/yaml or ' +
+          'application/octet-stream for any format) or as multipart/form-data field `file`. The format is told by ' +
+          'content: package-lock v1–v3 and npm-shrinkwrap, yarn.lock v1 and Yarn Berry (2–4), pnpm-lock.yaml 6.x and 9.x. ' +
           'Application name and version come from the lockfile root, or from `application_name` / `application_version` ' +
           '(query parameters or multipart fields) when the lockfile has none. Answers 202 at once; poll `status_url`.',
         security: [{ bearerAuth: [] }],
-        consumes: ['application/json', 'multipart/form-data'],
+        consumes: [...RAW_TYPES, 'multipart/form-data'],
         querystring: Type.Object({
           application_name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
           application_version: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
         }),
-        body: Type.Unknown({ description: 'The lockfile (JSON), or multipart/form-data with field `file`' }),
+        body: Type.Unknown({ description: 'The lockfile (JSON or text), or multipart/form-data with field `file`' }),
         response: {
           202: Type.Object({
             request_id: Type.Integer(),
             application_name: Type.String(),
             application_version: Type.String(),
-            lockfile_version: Type.Integer(),
+            lockfile_format: Type.Union(
+              LOCKFILE_FORMATS.map((f) => Type.Literal(f)),
+              { description: 'The format the lockfile was recognised as, from its content' },
+            ),
+            lockfile_version: Type.Integer({
+              description: "The format's version: npm 1–3, yarn classic 1, Yarn Berry __metadata.version, pnpm 6 or 9",
+            }),
             package_count: Type.Integer(),
             new_packages: Type.Integer(),
             existing_packages: Type.Integer(),
             skipped_entries: Type.Integer({
-              description: 'Workspace links and bundled dependencies, not vetted separately',
+              description:
+                'Workspaces, links and local folders, bundled dependencies and Yarn patches: not vetted separately',
             }),
             status_url: Type.String(),
           }),
@@ -116,7 +135,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } else {
         throw new AppError(
           'ERR_UNSUPPORTED_MEDIA_TYPE',
-          'Send the lockfile as application/json, or as multipart/form-data field "file".',
+          'Send the lockfile as application/json (npm), as text/plain or application/yaml (yarn.lock, pnpm-lock.yaml), or as multipart/form-data field "file".',
           { status: 415 },
         );
       }
@@ -129,7 +148,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         applicationVersion,
         requestorId: request.user.id,
         actor: request.user.username,
-        lockfile: text,
+        lockfile: storedLockfile(parsed.format, text),
+        lockfileFormat: parsed.format,
         lockfileVersion: parsed.lockfileVersion,
         packages: parsed.packages,
         audit: { ip: request.ip },
@@ -138,6 +158,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request_id: result.requestId,
         application_name: applicationName,
         application_version: applicationVersion,
+        lockfile_format: parsed.format,
         lockfile_version: parsed.lockfileVersion,
         package_count: result.packageCount,
         new_packages: result.newCount,

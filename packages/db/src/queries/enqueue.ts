@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import type { LockfileFormat } from '../schema.js';
 import { Status } from '../status.js';
 import { notifyRunnable } from './queue.js';
 
@@ -12,6 +13,8 @@ export interface LockfilePackage {
   license: string | null;
   dev: boolean;
   optional: boolean;
+  /** Yarn Berry only: its checksum of its own zip of the package. Recorded per request, never used as integrity. */
+  yarnChecksum?: string | null;
 }
 
 export interface EnqueueInput {
@@ -22,6 +25,8 @@ export interface EnqueueInput {
   actor: string;
   /** The lockfile as submitted: its JSON text (stored as is) or a value to serialise. */
   lockfile: unknown;
+  /** Default npm. */
+  lockfileFormat?: LockfileFormat;
   lockfileVersion: number;
   packages: LockfilePackage[];
   /** When given, the upload is recorded in audit_log in the same transaction (action `request.upload`). */
@@ -47,8 +52,14 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
     const key = `${p.name}@${p.version}`;
     const prev = seen.get(key);
     // A package is dev/optional for this request only if every occurrence is.
-    if (prev) seen.set(key, { ...prev, dev: prev.dev && p.dev, optional: prev.optional && p.optional });
-    else seen.set(key, p);
+    if (prev) {
+      seen.set(key, {
+        ...prev,
+        dev: prev.dev && p.dev,
+        optional: prev.optional && p.optional,
+        yarnChecksum: prev.yarnChecksum ?? p.yarnChecksum,
+      });
+    } else seen.set(key, p);
   }
   const pkgs = [...seen.values()];
   const payload = JSON.stringify(pkgs);
@@ -62,6 +73,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         requestor_id: input.requestorId,
         lockfile: typeof input.lockfile === 'string' ? input.lockfile : JSON.stringify(input.lockfile),
         lockfile_version: input.lockfileVersion,
+        lockfile_format: input.lockfileFormat ?? 'npm',
         package_count: pkgs.length,
         new_count: 0,
         existing_count: 0,
@@ -93,11 +105,12 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
     // Link every package (a new statement sees rows committed concurrently by another upload).
     const linked = await sql<{ new_count: number; existing_count: number }>`
       WITH input AS (
-        SELECT * FROM jsonb_to_recordset(${payload}::jsonb) AS x(name text, version text, dev boolean, optional boolean)
+        SELECT * FROM jsonb_to_recordset(${payload}::jsonb)
+          AS x(name text, version text, dev boolean, optional boolean, "yarnChecksum" text)
       ), links AS (
-        INSERT INTO request_packages (request_id, package_id, link, dev, optional)
+        INSERT INTO request_packages (request_id, package_id, link, dev, optional, yarn_checksum)
         SELECT ${requestId}, p.id, CASE WHEN p.id = ANY(${newIds}::bigint[]) THEN 'new' ELSE 'existing' END,
-               i.dev, i.optional
+               i.dev, i.optional, i."yarnChecksum"
         FROM input i JOIN packages p ON p.name = i.name AND p.version = i.version
         RETURNING link
       ), counts AS (

@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '@spm/db';
-import { integrityConflicts, isRegistryTarball, parseLockfile, parseLockfileText } from '../src/lockfile/parse.js';
+import {
+  integrityConflicts,
+  isRegistryTarball,
+  parseNpmLockfile as parseLockfile,
+  parseLockfileText,
+} from '../../src/lockfile/index.js';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const SHA512 = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
 const SHA512_B = `sha512-${Buffer.alloc(64, 2).toString('base64')}`;
 const SHA1 = `sha1-${Buffer.alloc(20, 3).toString('base64')}`;
