@@ -69,6 +69,36 @@ export function lockfile(registryUrl: string): string {
   );
 }
 
+/** A pnpm-lock.yaml (9.x) of left-align alone: the same package, another package manager. */
+export function pnpmLockfile(): string {
+  const p = packages.find((x) => x.name === 'left-align')!;
+  return [
+    "lockfileVersion: '9.0'",
+    '',
+    'settings:',
+    '  autoInstallPeers: true',
+    '  excludeLinksFromLockfile: false',
+    '',
+    'importers:',
+    '',
+    '  .:',
+    '    dependencies:',
+    `      ${p.name}:`,
+    `        specifier: ${p.version}`,
+    `        version: ${p.version}`,
+    '',
+    'packages:',
+    '',
+    `  ${p.name}@${p.version}:`,
+    `    resolution: {integrity: ${p.integrity}}`,
+    '',
+    'snapshots:',
+    '',
+    `  ${p.name}@${p.version}: {}`,
+    '',
+  ].join('\n');
+}
+
 export interface Stack {
   url: string;
   tdb: TestDatabase;

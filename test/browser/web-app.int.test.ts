@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADVISORY, lockfile, PASSWORD, startStack, USERS, type Stack } from './harness.js';
+import { ADVISORY, lockfile, PASSWORD, pnpmLockfile, startStack, USERS, type Stack } from './harness.js';
 import { axeRuns, checkAccessibility, chromiumAvailable, CHROMIUM, launch, newPerson, photograph } from './browser.js';
 
 /*
@@ -271,6 +271,29 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
       'Published',
       'Rejected',
     ]);
+  });
+
+  it('a requester drops a pnpm-lock.yaml: a package already vetted is ready at once', async () => {
+    const page = await signIn('user');
+    await page.goto('/submit');
+    await page.getByLabel('Application name').fill('storefront-tools');
+    await page.getByLabel('Application version').fill('1.0.0');
+    // Dropped, not chosen: the same drop a person makes from their file manager.
+    const files = await page.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], 'pnpm-lock.yaml', { type: 'application/yaml' }));
+      return dt;
+    }, pnpmLockfile());
+    await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: files });
+    await page.getByText('Selected: pnpm-lock.yaml').waitFor();
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('heading', { name: 'storefront-tools@1.0.0' }).waitFor();
+    await page.getByText('Submitted: 1 package (0 new, 1 already known)').waitFor();
+    await page.getByText(/pnpm-lock\.yaml .*version 9/).waitFor();
+    await page.getByText('Every package has settled').waitFor();
+    const table = page.getByRole('region', { name: 'Packages of this request' });
+    await table.locator('.badge', { hasText: 'Published' }).waitFor();
+    await table.getByText('already known').waitFor();
   });
 
   it('an admin changes a licence tier, and visits users, the audit log and operations', async () => {

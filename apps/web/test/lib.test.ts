@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_STATUSES } from '@spm/db/vocabulary';
 import { csrfToken, qs } from '../src/api/client';
+import { describeLockfile } from '../src/pages/submit';
 import { readFindings, safeUrl, splitFindings } from '../src/lib/findings';
 import { bytes, duration, relativeTime } from '../src/lib/format';
 import { describeLicenseFlag, groupCounts, statusesOf, statusGroup, statusLook } from '../src/lib/status';
@@ -104,5 +105,14 @@ describe('scan findings', () => {
     expect(safeUrl('data:text/html,x')).toBeNull();
     expect(safeUrl('not a url')).toBeNull();
     expect(safeUrl(null)).toBeNull();
+  });
+});
+
+describe('lockfile names', () => {
+  it('names every format the API reports, and does not hide one it does not know', () => {
+    expect(describeLockfile('npm', 3)).toBe('package-lock.json (npm), version 3');
+    expect(describeLockfile('yarn-classic', 1)).toBe('yarn.lock (Yarn 1), version 1');
+    expect(describeLockfile('pnpm', 9)).toBe('pnpm-lock.yaml (6.x or 9.x), version 9');
+    expect(describeLockfile('bun', 1)).toBe('bun, version 1');
   });
 });

@@ -27,6 +27,7 @@ export interface RequestSummary {
   application_version: string;
   requestor_id: number | null;
   requestor: string | null;
+  lockfile_format: string;
   lockfile_version: number;
   package_count: number;
   new_packages: number;
@@ -292,6 +293,7 @@ export interface UploadResult {
   request_id: number;
   application_name: string;
   application_version: string;
+  lockfile_format: string;
   lockfile_version: number;
   package_count: number;
   new_packages: number;

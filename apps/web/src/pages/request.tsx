@@ -15,7 +15,7 @@ import { GROUP_LABELS, statusesOf, TIER_LABELS, type StatusGroup } from '../lib/
 import { intParam, useSearchState } from '../lib/search-state';
 import { useTitle } from '../lib/use-title';
 import { RequestProgress } from './request-progress';
-import { describeUpload, type SubmittedState } from './submit';
+import { describeLockfile, describeUpload, type SubmittedState } from './submit';
 import { NotFoundPage } from './not-found';
 
 const PAGE_SIZE = 50;
@@ -84,7 +84,7 @@ function RequestView({ id }: { id: number }) {
         </div>
         <div>
           <dt>Lockfile</dt>
-          <dd>version {r.lockfile_version}</dd>
+          <dd>{describeLockfile(r.lockfile_format, r.lockfile_version)}</dd>
         </div>
       </dl>
       <RequestProgress id={id} />

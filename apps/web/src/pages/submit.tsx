@@ -9,13 +9,21 @@ import { bytes, count } from '../lib/format';
 import { useTitle } from '../lib/use-title';
 
 /**
- * The lockfile formats the API accepts. One list, shown to the person and given to the file chooser;
- * when the API learns a format (yarn.lock, pnpm-lock.yaml), it is added here.
+ * The lockfiles the API accepts (told apart by their content, whatever the file is called), by the
+ * `lockfile_format` the API reports. One list: shown to the person, and what a request page calls them.
  */
 export const ACCEPTED_LOCKFILES = [
-  { name: 'package-lock.json', note: 'npm, lockfile v1, v2 or v3' },
-  { name: 'npm-shrinkwrap.json', note: 'npm' },
+  { format: 'npm', name: 'package-lock.json', note: 'v1, v2 or v3, or npm-shrinkwrap.json' },
+  { format: 'yarn-classic', name: 'yarn.lock', note: 'Yarn 1' },
+  { format: 'yarn-berry', name: 'yarn.lock', note: 'Yarn 2 and later' },
+  { format: 'pnpm', name: 'pnpm-lock.yaml', note: '6.x or 9.x' },
 ] as const;
+
+/** "yarn.lock (Yarn 1), lockfile version 1". */
+export function describeLockfile(format: string, version: number): string {
+  const f = ACCEPTED_LOCKFILES.find((l) => l.format === format);
+  return f ? `${f.name} (${f.format === 'npm' ? 'npm' : f.note}), version ${version}` : `${format}, version ${version}`;
+}
 
 export interface SubmittedState {
   submitted: UploadResult;
@@ -86,14 +94,14 @@ export function SubmitPage() {
             id="lockfile"
             name="file"
             type="file"
-            accept=".json,application/json"
+            accept=".json,.lock,.yaml,.yml,application/json,application/yaml,text/yaml,text/plain"
             aria-describedby="lockfile-formats"
             onChange={(e) => choose(e.target.files?.[0])}
           />
           <p id="lockfile-formats" className="muted small">
             Accepted:{' '}
             {ACCEPTED_LOCKFILES.map((f, i) => (
-              <span key={f.name}>
+              <span key={f.format}>
                 {i > 0 && ', '}
                 <code>{f.name}</code> ({f.note})
               </span>

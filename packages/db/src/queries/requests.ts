@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import type { LockfileFormat } from '../schema.js';
 import { FINAL_STATUSES, SETTLED_STATUSES, Status } from '../status.js';
 
 export interface RequestSummary {
@@ -8,6 +9,7 @@ export interface RequestSummary {
   applicationVersion: string;
   requestorId: number | null;
   requestorUsername: string | null;
+  lockfileFormat: LockfileFormat;
   lockfileVersion: number;
   packageCount: number;
   newCount: number;
@@ -23,6 +25,7 @@ interface SummaryRow {
   application_version: string;
   requestor_id: number | null;
   requestor_username: string | null;
+  lockfile_format: LockfileFormat;
   lockfile_version: number;
   package_count: number;
   new_count: number;
@@ -38,6 +41,7 @@ function toSummary(r: SummaryRow): RequestSummary {
     applicationVersion: r.application_version,
     requestorId: r.requestor_id,
     requestorUsername: r.requestor_username,
+    lockfileFormat: r.lockfile_format,
     lockfileVersion: r.lockfile_version,
     packageCount: r.package_count,
     newCount: r.new_count,
@@ -49,7 +53,7 @@ function toSummary(r: SummaryRow): RequestSummary {
 
 const summarySelect = sql`
   SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
-         r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at,
+         r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at,
          (SELECT jsonb_object_agg(s.status, s.n) FROM (
             SELECT ps.status, count(*)::int AS n
             FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
@@ -236,7 +240,7 @@ export async function requestsIncluding(
 ): Promise<Array<Omit<RequestSummary, 'statusCounts'> & { link: 'new' | 'existing' }>> {
   const res = await sql<Omit<SummaryRow, 'status_counts'> & { link: 'new' | 'existing' }>`
     SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
-           r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at, rp.link
+           r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at, rp.link
     FROM request_packages rp JOIN requests r ON r.id = rp.request_id LEFT JOIN users u ON u.id = r.requestor_id
     WHERE rp.package_id = ${packageId}
       ${opts.requestorId === undefined ? sql`` : sql`AND r.requestor_id = ${opts.requestorId}`}
