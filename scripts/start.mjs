@@ -3,8 +3,8 @@
 //
 // Without DATABASE_URL it starts an embedded PostgreSQL (PGlite, data in .data/pglite) on a loopback
 // port; with DATABASE_URL it uses that server. Either way it then migrates and seeds the database,
-// starts the API (apps/api/dist/server.js) and the worker (apps/worker/dist/main.js) as child
-// processes, prefixes their output, and stops everything in order on Ctrl-C or SIGTERM: the apps first
+// starts the API (apps/api/dist/server.js, which also serves the web app from apps/web/dist) and the
+// worker (apps/worker/dist/main.js) as child processes, prefixes their output, and stops everything in order on Ctrl-C or SIGTERM: the apps first
 // (the worker hands unfinished packages back to their checkpoints), the embedded database last.
 //
 // It runs the built code: `./scripts/dev.sh` installs and builds first. Production deployments use the
@@ -26,6 +26,7 @@ const files = {
   migrate: join(root, 'packages/db/dist/cli/migrate.js'),
   seed: join(root, 'packages/db/dist/cli/seed.js'),
   embedded: join(root, 'packages/embedded/dist/index.js'),
+  web: join(root, 'apps/web/dist/index.html'),
 };
 
 const say = (msg) => process.stdout.write(`[start] ${msg}\n`);
@@ -213,6 +214,7 @@ if (ready) {
   const lines = [
     '',
     `Secure Package Manager is running: ${probe}  (API docs: ${probe}/docs)`,
+    `  web app: ${probe}/  (sign in with a user below)`,
     `  database: ${embedded ? `embedded, ${embedded.url} (data in ${join(dataDir, 'pglite')})` : 'DATABASE_URL'}`,
     `  package cache: ${env.PACKAGE_CACHE_DIR}`,
   ];

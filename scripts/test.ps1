@@ -1,6 +1,7 @@
 # Everything a change must pass (PowerShell version of scripts/test.sh): installs pnpm if missing,
 # installs the dependencies exactly as locked, builds, typechecks, lints, checks the compose files,
-# then runs the unit and the integration tests, and ends with "tests: N passed, N failed".
+# then runs the unit (and web component) and the integration (and browser) tests, and ends with
+# "tests: N passed, N failed".
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'lib/common.ps1')
 Set-Location $Root
@@ -23,11 +24,14 @@ Find-Database
 $results = Join-Path $Root '.tmp/test-results'
 New-Item -ItemType Directory -Force -Path $results | Out-Null
 $failed = $false
-foreach ($project in @('unit', 'integration')) {
-  Write-Step "$project tests"
-  $report = Join-Path $results "node20-$project.json"
+# The unit run includes the web app's component tests; the integration run the browser tests (skipped
+# without Chromium: set CHROMIUM_PATH).
+foreach ($step in @(@{ Name = 'unit'; Projects = @('--project', 'unit', '--project', 'web') },
+    @{ Name = 'integration'; Projects = @('--project', 'integration') })) {
+  Write-Step "$($step.Name) tests"
+  $report = Join-Path $results "node20-$($step.Name).json"
   Remove-Item -Force -ErrorAction SilentlyContinue $report
-  & pnpm exec vitest run --project $project --reporter=default --reporter=json "--outputFile.json=$report"
+  & pnpm exec vitest run @($step.Projects) --reporter=default --reporter=json "--outputFile.json=$report"
   if ($LASTEXITCODE -ne 0) { $failed = $true }
 }
 & node scripts/lib/test-summary.mjs tests (Join-Path $results 'node20-unit.json') (Join-Path $results 'node20-integration.json')

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything a change must pass, from a fresh clone with only Node 20.19+ (and git): installs pnpm if
 # missing, installs the dependencies exactly as locked, builds, typechecks, lints, checks the compose
-# files, then runs the unit and the integration tests. Integration tests need PostgreSQL: DATABASE_URL,
-# else a local server on 127.0.0.1:5432 (started if installed but stopped), else testcontainers.
+# files, then runs the unit tests (with the web app's component tests) and the integration tests (with the
+# browser tests, in Debian's Chromium, installed here as root in CI). Integration tests need PostgreSQL:
+# DATABASE_URL, else a local server on 127.0.0.1:5432 (started if installed but stopped), else testcontainers.
 # Ends with one line: "tests: N passed, N failed[, N skipped]".
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -23,11 +24,13 @@ check_compose
 
 log "PostgreSQL for the integration tests"
 find_database
+log "Chromium for the browser tests"
+ensure_chromium
 
 rm -f .tmp/test-results/node20-*.json
 status=0
-log "Unit tests"
-run_vitest node20-unit pnpm exec vitest run --project unit || status=1
+log "Unit tests (and the web app's component tests)"
+run_vitest node20-unit pnpm exec vitest run --project unit --project web || status=1
 log "Integration tests"
 run_vitest node20-integration pnpm exec vitest run --project integration || status=1
 

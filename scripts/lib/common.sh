@@ -119,6 +119,25 @@ check_compose() {
   fi
 }
 
+# Debian's Chromium for the browser tests (test/browser): installed with apt-get when missing, as root in
+# CI (Playwright's own browser download cannot work here). Elsewhere the browser tests are skipped, saying
+# so, unless CHROMIUM_PATH names a Chromium.
+ensure_chromium() {
+  local bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [[ -x "$bin" ]]; then
+    echo "Browser tests use $("$bin" --version 2>/dev/null | head -1 || echo "$bin")"
+    return
+  fi
+  if [[ "${CI:-}" == true && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing chromium (Debian) for the browser tests"
+    { timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { timeout 300 apt-get update -qq >/dev/null 2>&1 && timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1; }; } ||
+      echo "(apt-get could not install chromium: the browser tests will fail)"
+  else
+    echo "No Chromium at $bin: the browser tests are skipped (apt-get install chromium, or set CHROMIUM_PATH)."
+  fi
+}
+
 # vitest with a JSON report next to the usual output, so scripts can total the results.
 run_vitest() {
   local report="$1"

@@ -9,12 +9,14 @@ import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
+import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
 import adminLicenseRoutes from './routes/admin-licenses.js';
 import adminUserRoutes from './routes/admin-users.js';
 import approvalRoutes from './routes/approvals.js';
 import authRoutes from './routes/auth.js';
 import opsRoutes from './routes/ops.js';
+import packageReportRoutes from './routes/package-report.js';
 import processingRoutes from './routes/processing.js';
 import registryRoutes from './routes/registry.js';
 import requestRoutes from './routes/requests.js';
@@ -46,7 +48,7 @@ export function loggerOptions(config: Readonly<ApiConfig>): FastifyServerOptions
 }
 
 /**
- * Builds the API: plugins, routes, OpenAPI at /docs. Returns it ready (every plugin loaded), not listening.
+ * Builds the API: plugins, routes, OpenAPI at /docs, the web app on /. Returns it ready (every plugin loaded), not listening.
  */
 export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -88,12 +90,14 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(uploadRoutes, { prefix: '/api/packages' });
   await app.register(requestRoutes, { prefix: '/api/packages' });
+  await app.register(packageReportRoutes, { prefix: '/api/packages' });
   await app.register(processingRoutes, { prefix: '/api/packages' });
   await app.register(approvalRoutes, { prefix: '/api/approvals' });
   await app.register(adminUserRoutes, { prefix: '/api/admin/users' });
   await app.register(adminLicenseRoutes, { prefix: '/api/admin/licenses' });
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
   await app.register(registryRoutes, { prefix: '/registry', config, db });
+  await app.register(webPlugin, { root: config.webRoot });
 
   await app.ready();
   return app;

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AppError } from '@spm/db';
 
 export interface ApiConfig {
@@ -22,12 +23,16 @@ export interface ApiConfig {
   logFormat: 'json' | 'pretty';
   /** Whether proxy headers (X-Forwarded-For) are trusted for the client address. */
   trustProxy: boolean;
+  /** The built web app (apps/web/dist) served on `/`; the API runs without it when the folder has no index.html. */
+  webRoot: string;
 }
 
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEV_JWT_SECRET = 'development-only-jwt-secret-do-not-use-in-production';
+// apps/api/{src,dist}/config.* → apps/web/dist: where `pnpm build` puts the web app in the repository.
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
 /**
  * Reads and validates the API's configuration from the environment. Every problem is reported in one
@@ -120,6 +125,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     logLevel,
     logFormat,
     trustProxy: trustRaw === 'true' || trustRaw === '1',
+    webRoot: resolve(str('WEB_ROOT') ?? DEFAULT_WEB_ROOT),
   };
   if (errors.length > 0) {
     throw new AppError('ERR_CONFIG', `Invalid environment: ${errors.join('; ')}`, { details: { errors } });

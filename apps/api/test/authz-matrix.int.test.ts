@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, updateUser, type Role } from '@spm/db';
-import { bearer, expiredToken, generatedLockfile, setupApp, type TestApp } from './helpers.js';
+import { csrfTokenFor, SESSION_COOKIE } from '../src/session.js';
+import { bearer, expiredToken, generatedLockfile, JWT_SECRET, setupApp, type TestApp } from './helpers.js';
 
 /**
  * Every route × every kind of caller. `min` is the least role a route needs; `ok` is the status an allowed
@@ -30,6 +31,15 @@ const routes: RouteCase[] = [
     ok: 401,
     payload: () => ({ username: 'nobody', password: 'x' }),
   },
+  {
+    method: 'POST',
+    path: '/api/auth/session',
+    url: () => '/api/auth/session',
+    min: 'public',
+    ok: 401,
+    payload: () => ({ username: 'nobody', password: 'x' }),
+  },
+  { method: 'DELETE', path: '/api/auth/session', url: () => '/api/auth/session', min: 'public', ok: 204 },
   { method: 'GET', path: '/api/auth/me', url: () => '/api/auth/me', min: 'user', ok: 200 },
   {
     method: 'POST',
@@ -151,6 +161,11 @@ const routes: RouteCase[] = [
 
 const RANK = { public: 0, user: 1, approver: 2, admin: 3 } as const;
 
+/** What the web app sends: the session cookie, and the CSRF header derived from it. */
+function sessionHeaders(token: string) {
+  return { cookie: `${SESSION_COOKIE}=${token}`, 'x-csrf-token': csrfTokenFor(JWT_SECRET, token) };
+}
+
 beforeAll(async () => {
   // The login route is called many times here from one address; its rate limit has its own test.
   t = await setupApp({ LOGIN_RATE_LIMIT: '1000' });
@@ -239,6 +254,27 @@ describe.each(routes)('$method $path', (route) => {
       const r = await call(bearer(t.tokens[role]));
       expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
       if (!allowed) expect(r.json().error.code).toBe('ERR_FORBIDDEN');
+    });
+
+    it(`as ${role} through the web app's session cookie and CSRF header: ${allowed ? route.ok : 403}`, async () => {
+      const r = await call(sessionHeaders(t.tokens[role]));
+      expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
+    });
+  }
+
+  if (route.min !== 'public' && route.method !== 'GET') {
+    it('through the session cookie without the CSRF header: 403 ERR_CSRF, whatever the role', async () => {
+      for (const role of ['user', 'admin'] as const) {
+        const { cookie } = sessionHeaders(t.tokens[role]);
+        for (const headers of [
+          { cookie } as Record<string, string>,
+          { cookie, 'x-csrf-token': csrfTokenFor(JWT_SECRET, t.tokens.user + 'x') },
+        ]) {
+          const r = await call(headers);
+          expect(r.statusCode, r.body).toBe(403);
+          expect(r.json().error.code).toBe('ERR_CSRF');
+        }
+      }
     });
   }
 });

@@ -1,5 +1,5 @@
 export * from './schema.js';
-export * from './status.js';
+export * from './vocabulary.js';
 export * from './errors.js';
 export * from './db.js';
 export * from './migrate.js';
@@ -15,7 +15,9 @@ export * from './queries/published.js';
 export * from './queries/users.js';
 export * from './queries/audit.js';
 export * from './queries/requests.js';
+export * from './queries/request-packages.js';
 export * from './queries/package-review.js';
+export * from './queries/pending-approvals.js';
 export * from './queries/licenses.js';
 export * from './queries/advisories.js';
 export * from './queries/scans.js';

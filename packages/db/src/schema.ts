@@ -1,4 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { LicenseTier, RejectionKind, Role } from './vocabulary.js';
+
+export type { LicenseTier, RejectionKind, Role } from './vocabulary.js';
 
 /** Timestamps come back as Date and may be written as Date or ISO string. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -6,9 +9,6 @@ export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 export type TimestampDefault = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<unknown, string, string>;
 
-export type Role = 'user' | 'approver' | 'admin';
-export type LicenseTier = 'always_allowed' | 'allowed' | 'avoid' | 'blocked';
-export type RejectionKind = 'policy' | 'error' | 'approver';
 export type LinkKind = 'new' | 'existing';
 /** The lockfile formats a request may carry (one CHECK constraint in migration 0004). */
 export type LockfileFormat = 'npm' | 'yarn-classic' | 'yarn-berry' | 'pnpm';

@@ -40,6 +40,8 @@ export const WORK_STATUSES: readonly Status[] = STAGES.map((s) => s.work);
 export const FINAL_STATUSES: readonly Status[] = [Status.Published, Status.Rejected];
 /** Statuses in which the package waits for a person rather than a worker. */
 export const WAITING_STATUSES: readonly Status[] = [Status.PendingApproval];
+/** Statuses after which a waiting script can stop polling: final, or waiting for a person. */
+export const SETTLED_STATUSES: readonly string[] = [...FINAL_STATUSES, ...WAITING_STATUSES];
 
 export const ALL_STATUSES: readonly Status[] = Object.values(Status);
 

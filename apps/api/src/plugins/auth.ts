@@ -1,15 +1,12 @@
 import fp from 'fastify-plugin';
+import cookie from '@fastify/cookie';
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, findActiveUser, type Role } from '@spm/db';
+import { AppError, findActiveUser, hasRole, type Role } from '@spm/db';
+import { requestToken } from '../session.js';
 import type { AuthUser, TokenPayload } from '../types.js';
 
-const RANK: Record<Role, number> = { user: 1, approver: 2, admin: 3 };
-
-/** True when `role` is at least `min` (user < approver < admin). */
-export function hasRole(role: Role, min: Role): boolean {
-  return RANK[role] >= RANK[min];
-}
+export { hasRole };
 
 /**
  * JWT authentication and role checks. Tokens are HS256 with an expiry; on every request the user row is
@@ -25,9 +22,12 @@ export default fp(
       verify: { algorithms: ['HS256'] },
     });
 
+    await app.register(cookie);
+
     const authenticate = async (request: FastifyRequest): Promise<AuthUser> => {
-      const header = request.headers.authorization;
-      if (!header || !/^Bearer\s+\S+$/i.test(header)) {
+      // The one place a request's token is found: the Bearer header, else the web app's session cookie.
+      const token = requestToken(request, app.config.jwtSecret);
+      if (token === null) {
         throw new AppError(
           'ERR_UNAUTHORIZED',
           'Authentication required: send "Authorization: Bearer <token>" from POST /api/auth/login.',
@@ -38,9 +38,9 @@ export default fp(
       }
       let payload: TokenPayload;
       try {
-        payload = await request.jwtVerify<TokenPayload>();
+        payload = app.jwt.verify<TokenPayload>(token);
       } catch (err) {
-        const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED';
+        const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED';
         throw new AppError(
           expired ? 'ERR_TOKEN_EXPIRED' : 'ERR_UNAUTHORIZED',
           expired ? 'The token has expired: log in again.' : 'The token is invalid: log in again.',

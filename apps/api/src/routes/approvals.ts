@@ -1,6 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError, decidePackages, getPackageStatuses, listPendingApprovals, type Decision } from '@spm/db';
+import {
+  AppError,
+  decidePackages,
+  getPackageStatuses,
+  listPendingApprovals,
+  PENDING_SORTS,
+  type Decision,
+} from '@spm/db';
+import { revalidateGets } from '../plugins/revalidate.js';
 import {
   authErrors,
   emptyBodyAsObject,
@@ -10,8 +18,10 @@ import {
   pageInfo,
   pageOf,
   Pagination,
+  SearchText,
   Timestamp,
 } from '../schemas/common.js';
+import { LicenseTierFilter, MinSeverity } from '../schemas/requests.js';
 import { LicenseInfo, topFindings, Vulnerabilities } from '../schemas/packages.js';
 
 const Reason = Type.String({ minLength: 1, maxLength: 2000 });
@@ -30,6 +40,7 @@ const TOP_FINDINGS = 5;
 /** Approver and admin review under /api/approvals: pending list, approve or reject one, batch decisions. */
 const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
+  await revalidateGets(app);
 
   app.get(
     '/pending',
@@ -37,9 +48,19 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: 'approver' },
       schema: {
         tags: ['approvals'],
-        summary: 'Packages waiting for a decision, oldest first, with licence verdict and scan summary',
+        summary: 'Packages waiting for a decision, with licence verdict and scan summary; filters and a risk order',
+        description:
+          '`sort=risk` puts malware first, then the lowest security score, licences that need a look (unknown, ' +
+          'avoid) and the most findings; `oldest` (the default) those waiting longest; `name` alphabetical.',
         security,
-        querystring: Pagination,
+        querystring: Type.Object({
+          ...Pagination.properties,
+          sort: Type.Optional(Type.Union(PENDING_SORTS.map((s) => Type.Literal(s)))),
+          q: Type.Optional(SearchText),
+          license_tier: Type.Optional(Type.Array(LicenseTierFilter, { maxItems: 5, description: 'Repeatable' })),
+          severity: Type.Optional(MinSeverity),
+          request_id: Type.Optional(IdParam),
+        }),
         response: {
           200: Type.Object({
             packages: Type.Array(
@@ -73,8 +94,16 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const page = pageOf(request.query);
-      const { total, packages } = await listPendingApprovals(app.db, page);
+      const q = request.query;
+      const page = pageOf(q);
+      const { total, packages } = await listPendingApprovals(app.db, {
+        sort: q.sort ?? 'oldest',
+        q: q.q,
+        licenseTiers: q.license_tier,
+        minSeverity: q.severity,
+        requestId: q.request_id,
+        ...page,
+      });
       return {
         packages: packages.map((p) => ({
           package_id: p.packageId,

@@ -1,12 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError, getProcessingStatus, getRequest, retryRejected } from '@spm/db';
+import { AppError, getProcessingStatus, getRequest, getStageTimings, retryRejected, type SecondsStats } from '@spm/db';
+import { revalidateGets } from '../plugins/revalidate.js';
 import { audit } from '../audit.js';
 import { authErrors, emptyBodyAsObject, IdParam, Nullable, Timestamp } from '../schemas/common.js';
+
+const Seconds = Type.Object({
+  count: Type.Integer(),
+  avg: Type.Number(),
+  p50: Type.Number(),
+  p95: Type.Number(),
+  max: Type.Number(),
+});
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+function secondsJson(s: SecondsStats | null) {
+  return s && { count: s.count, avg: round(s.avg), p50: round(s.p50), p95: round(s.p95), max: round(s.max) };
+}
 
 /** The pipeline as a whole (GET /api/packages/processing/status) and manual retry (admin). */
 const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
+  await revalidateGets(app);
 
   app.get(
     '/processing/status',
@@ -38,6 +53,23 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 alive: Type.Boolean(),
               }),
             ),
+            stage_timings: Type.Object(
+              {
+                events: Type.Integer({ description: 'How many of the newest package events the figures come from' }),
+                since: Nullable(Timestamp),
+                stages: Type.Array(
+                  Type.Object({
+                    stage: Type.String(),
+                    work: Nullable(Seconds),
+                    wait: Nullable(Seconds),
+                  }),
+                ),
+              },
+              {
+                description:
+                  'Seconds per stage: work (held by a worker) and wait (at the checkpoint before a claim), over recent events',
+              },
+            ),
             recent_activity: Type.Array(
               Type.Object({
                 package_id: Type.Integer(),
@@ -56,7 +88,7 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      const s = await getProcessingStatus(app.db);
+      const [s, timings] = await Promise.all([getProcessingStatus(app.db), getStageTimings(app.db)]);
       return {
         counts: s.counts,
         total: s.total,
@@ -76,6 +108,11 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           in_flight: w.inFlight,
           alive: w.alive,
         })),
+        stage_timings: {
+          events: timings.events,
+          since: timings.since,
+          stages: timings.stages.map((t) => ({ stage: t.stage, work: secondsJson(t.work), wait: secondsJson(t.wait) })),
+        },
         recent_activity: s.recentActivity.map((a) => ({
           package_id: a.packageId,
           name: a.name,

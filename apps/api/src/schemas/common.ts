@@ -47,6 +47,19 @@ export const Pagination = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Alternative to page' })),
 });
 
+/** Free text to search for: no control characters (PostgreSQL refuses NUL; none belongs in a search). */
+export const SearchText = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+  description: 'Contains this text (case-insensitive)',
+});
+
+/** True when the query asked for a page (page, page_size, limit or offset). */
+export function wantsPage(q: { page?: number; page_size?: number; limit?: number; offset?: number }): boolean {
+  return q.page !== undefined || q.page_size !== undefined || q.limit !== undefined || q.offset !== undefined;
+}
+
 export const PageInfo = {
   total: Type.Integer(),
   limit: Type.Integer(),

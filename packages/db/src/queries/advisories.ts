@@ -131,10 +131,15 @@ export interface PackageAdvisory {
 
 /**
  * Every advisory, not withdrawn, with an affected entry for the npm package `name` (version matching is
- * done by the caller, per the OSV rules). Ordered by id.
+ * done by the caller, per the OSV rules), or only those of `opts.ids`. Ordered by id.
  */
-export async function advisoriesForPackage(db: DB, name: string): Promise<PackageAdvisory[]> {
-  const rows = await db
+export async function advisoriesForPackage(
+  db: DB,
+  name: string,
+  opts: { ids?: readonly string[] } = {},
+): Promise<PackageAdvisory[]> {
+  if (opts.ids?.length === 0) return [];
+  let q = db
     .selectFrom('advisory_affected as af')
     .innerJoin('advisories as a', 'a.id', 'af.advisory_id')
     .select([
@@ -153,10 +158,9 @@ export async function advisoriesForPackage(db: DB, name: string): Promise<Packag
       'af.fixed_versions',
     ])
     .where('af.package_name', '=', name)
-    .where('a.withdrawn', 'is', null)
-    .orderBy('a.id')
-    .orderBy('af.id')
-    .execute();
+    .where('a.withdrawn', 'is', null);
+  if (opts.ids) q = q.where('a.id', 'in', [...opts.ids]);
+  const rows = await q.orderBy('a.id').orderBy('af.id').execute();
   const byId = new Map<string, PackageAdvisory>();
   for (const r of rows) {
     let adv = byId.get(r.id);

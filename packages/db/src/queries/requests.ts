@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
-import { FINAL_STATUSES, Status } from '../status.js';
-import { latestScanColumns, latestScanJoin, scanSummary, type LatestScanColumns, type ScanCounts } from './scans.js';
+import type { LockfileFormat } from '../schema.js';
+import { FINAL_STATUSES, SETTLED_STATUSES, Status } from '../status.js';
 
 export interface RequestSummary {
   id: number;
@@ -9,6 +9,7 @@ export interface RequestSummary {
   applicationVersion: string;
   requestorId: number | null;
   requestorUsername: string | null;
+  lockfileFormat: LockfileFormat;
   lockfileVersion: number;
   packageCount: number;
   newCount: number;
@@ -24,6 +25,7 @@ interface SummaryRow {
   application_version: string;
   requestor_id: number | null;
   requestor_username: string | null;
+  lockfile_format: LockfileFormat;
   lockfile_version: number;
   package_count: number;
   new_count: number;
@@ -39,6 +41,7 @@ function toSummary(r: SummaryRow): RequestSummary {
     applicationVersion: r.application_version,
     requestorId: r.requestor_id,
     requestorUsername: r.requestor_username,
+    lockfileFormat: r.lockfile_format,
     lockfileVersion: r.lockfile_version,
     packageCount: r.package_count,
     newCount: r.new_count,
@@ -50,22 +53,69 @@ function toSummary(r: SummaryRow): RequestSummary {
 
 const summarySelect = sql`
   SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
-         r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at,
+         r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at,
          (SELECT jsonb_object_agg(s.status, s.n) FROM (
             SELECT ps.status, count(*)::int AS n
             FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
             WHERE rp.request_id = r.id GROUP BY ps.status) s) AS status_counts
   FROM requests r LEFT JOIN users u ON u.id = r.requestor_id`;
 
+export const REQUEST_STATES = ['processing', 'pending_approval', 'rejected', 'done'] as const;
 /**
- * Requests newest first, each with its packages counted per status. `requestorId` limits the list to one
- * user's requests (what a plain user may see).
+ * A request's state for filtering: `processing` (some package is still with the workers),
+ * `pending_approval` (some package waits for a person), `rejected` (some package was rejected),
+ * `done` (every package is Published or Rejected).
+ */
+export type RequestState = (typeof REQUEST_STATES)[number];
+
+export interface RequestListQuery {
+  /** Only this user's requests (what a plain user may see). */
+  requestorId?: number;
+  /** Only requests by this username (exact, case-insensitive). */
+  requestor?: string;
+  /** Application name contains this text (case-insensitive). */
+  q?: string;
+  state?: RequestState;
+  limit: number;
+  offset: number;
+}
+
+function stateCondition(state: RequestState) {
+  const anyIn = (statuses: readonly string[]) => sql`EXISTS (
+    SELECT 1 FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
+    WHERE rp.request_id = r.id AND ps.status = ANY(${[...statuses]}::text[]))`;
+  switch (state) {
+    case 'processing':
+      return sql`EXISTS (
+        SELECT 1 FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
+        WHERE rp.request_id = r.id AND NOT (ps.status = ANY(${[...SETTLED_STATUSES]}::text[])))`;
+    case 'pending_approval':
+      return anyIn([Status.PendingApproval]);
+    case 'rejected':
+      return anyIn([Status.Rejected]);
+    case 'done':
+      return sql`NOT EXISTS (
+        SELECT 1 FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
+        WHERE rp.request_id = r.id AND NOT (ps.status = ANY(${[...FINAL_STATUSES]}::text[])))`;
+  }
+}
+
+/**
+ * Requests newest first, each with its packages counted per status, filtered by requestor, application
+ * name and state.
  */
 export async function listRequests(
   db: DB,
-  opts: { requestorId?: number; limit: number; offset: number },
+  opts: RequestListQuery,
 ): Promise<{ total: number; requests: RequestSummary[] }> {
-  const where = opts.requestorId === undefined ? sql`` : sql`WHERE r.requestor_id = ${opts.requestorId}`;
+  const conds = [sql`true`];
+  if (opts.requestorId !== undefined) conds.push(sql`r.requestor_id = ${opts.requestorId}`);
+  if (opts.requestor !== undefined) {
+    conds.push(sql`r.requestor_id = (SELECT id FROM users WHERE lower(username) = ${opts.requestor.toLowerCase()})`);
+  }
+  if (opts.q) conds.push(sql`strpos(lower(r.application_name), ${opts.q.toLowerCase()}) > 0`);
+  if (opts.state) conds.push(stateCondition(opts.state));
+  const where = sql`WHERE ${sql.join(conds, sql` AND `)}`;
   const [count, rows] = await Promise.all([
     sql<{ n: number }>`SELECT count(*)::int AS n FROM requests r ${where}`.execute(db),
     sql<SummaryRow>`${summarySelect} ${where} ORDER BY r.id DESC LIMIT ${opts.limit} OFFSET ${opts.offset}`.execute(db),
@@ -78,105 +128,6 @@ export async function getRequest(db: DB, id: number): Promise<RequestSummary | u
   const row = res.rows[0];
   return row && toSummary(row);
 }
-
-/** Counts of a package's latest security scan, by severity. */
-export interface ScanSummary extends ScanCounts {
-  findingsCount: number;
-}
-
-export interface RequestPackage {
-  packageId: number;
-  name: string;
-  version: string;
-  integrity: string | null;
-  declaredLicense: string | null;
-  link: 'new' | 'existing';
-  dev: boolean;
-  optional: boolean;
-  status: string;
-  attempts: number;
-  lastError: string | null;
-  rejectionKind: string | null;
-  rejectionReason: string | null;
-  licenseExpression: string | null;
-  licenseTier: string | null;
-  licenseScore: number | null;
-  licenseFlags: string[];
-  securityScore: number | null;
-  scanState: string | null;
-  scan: ScanSummary | null;
-  publishedAt: Date | null;
-  updatedAt: Date;
-}
-
-/** Every package of a request with its current state and the summary of its latest security scan. */
-export async function listRequestPackages(db: DB, requestId: number): Promise<RequestPackage[]> {
-  const res = await sql<
-    {
-      package_id: number;
-      name: string;
-      version: string;
-      integrity: string | null;
-      declared_license: string | null;
-      link: 'new' | 'existing';
-      dev: boolean;
-      optional: boolean;
-      status: string;
-      attempts: number;
-      last_error: string | null;
-      rejection_kind: string | null;
-      rejection_reason: string | null;
-      license_expression: string | null;
-      license_tier: string | null;
-      license_score: number | null;
-      license_flags: string[];
-      security_score: number | null;
-      scan_state: string | null;
-      published_at: Date | null;
-      updated_at: Date;
-      findings_count: number;
-    } & LatestScanColumns
-  >`
-    SELECT p.id AS package_id, p.name, p.version, p.integrity, p.declared_license, rp.link, rp.dev, rp.optional,
-           ps.status, ps.attempts, ps.last_error, ps.rejection_kind, ps.rejection_reason, ps.license_expression,
-           ps.license_tier, ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.published_at,
-           ps.updated_at, ${latestScanColumns},
-           CASE WHEN jsonb_typeof(s.findings) = 'array' THEN jsonb_array_length(s.findings) ELSE 0 END AS findings_count
-    FROM request_packages rp
-    JOIN packages p ON p.id = rp.package_id
-    JOIN package_status ps ON ps.package_id = p.id
-    ${latestScanJoin}
-    WHERE rp.request_id = ${requestId}
-    ORDER BY p.name, p.version
-  `.execute(db);
-  return res.rows.map((r) => ({
-    packageId: r.package_id,
-    name: r.name,
-    version: r.version,
-    integrity: r.integrity,
-    declaredLicense: r.declared_license,
-    link: r.link,
-    dev: r.dev,
-    optional: r.optional,
-    status: r.status,
-    attempts: r.attempts,
-    lastError: r.last_error,
-    rejectionKind: r.rejection_kind,
-    rejectionReason: r.rejection_reason,
-    licenseExpression: r.license_expression,
-    licenseTier: r.license_tier,
-    licenseScore: r.license_score,
-    licenseFlags: r.license_flags,
-    securityScore: r.security_score,
-    scanState: r.scan_state,
-    scan: r.scan_id === null ? null : { ...scanSummary(r)!, findingsCount: r.findings_count },
-    publishedAt: r.published_at,
-    updatedAt: r.updated_at,
-  }));
-}
-
-/** Statuses after which a waiting script can stop polling: final, or waiting for a person. */
-export const SETTLED_STATUSES: readonly string[] = [...FINAL_STATUSES, Status.PendingApproval];
 
 export interface PackageProcessing {
   packageId: number;
@@ -195,34 +146,44 @@ export interface PackageProcessing {
   elapsedSeconds: number;
 }
 
-/** Per-package processing state of one request, with the time spent in each status. */
-export async function getRequestProcessing(db: DB, requestId: number): Promise<PackageProcessing[]> {
+/**
+ * Per-package processing state of one request (by name; one page of it with `page`), with the time
+ * spent in each status.
+ */
+export async function getRequestProcessing(
+  db: DB,
+  requestId: number,
+  page?: { limit: number; offset: number },
+): Promise<PackageProcessing[]> {
   const finals = sql.join(FINAL_STATUSES.map((s) => sql`${s}`));
-  const [pkgs, times, bounds] = await Promise.all([
-    sql<{
-      package_id: number;
-      name: string;
-      version: string;
-      status: string;
-      attempts: number;
-      last_error: string | null;
-      rejection_kind: string | null;
-      rejection_reason: string | null;
-      run_at: Date;
-      updated_at: Date;
-    }>`
-      SELECT p.id AS package_id, p.name, p.version, ps.status, ps.attempts, ps.last_error, ps.rejection_kind,
-             ps.rejection_reason, ps.run_at, ps.updated_at
-      FROM request_packages rp JOIN packages p ON p.id = rp.package_id JOIN package_status ps ON ps.package_id = p.id
-      WHERE rp.request_id = ${requestId}
-      ORDER BY p.name, p.version
-    `.execute(db),
+  const pkgs = await sql<{
+    package_id: number;
+    name: string;
+    version: string;
+    status: string;
+    attempts: number;
+    last_error: string | null;
+    rejection_kind: string | null;
+    rejection_reason: string | null;
+    run_at: Date;
+    updated_at: Date;
+  }>`
+    SELECT p.id AS package_id, p.name, p.version, ps.status, ps.attempts, ps.last_error, ps.rejection_kind,
+           ps.rejection_reason, ps.run_at, ps.updated_at
+    FROM request_packages rp JOIN packages p ON p.id = rp.package_id JOIN package_status ps ON ps.package_id = p.id
+    WHERE rp.request_id = ${requestId}
+    ORDER BY p.name, p.version
+    ${page ? sql`LIMIT ${page.limit} OFFSET ${page.offset}` : sql``}
+  `.execute(db);
+  const ids = pkgs.rows.map((r) => r.package_id);
+  if (ids.length === 0) return [];
+  const [times, bounds] = await Promise.all([
     sql<{ package_id: number; status: string; seconds: number }>`
       WITH ev AS (
         SELECT e.package_id, e.to_status, e.created_at,
                lead(e.created_at) OVER (PARTITION BY e.package_id ORDER BY e.id) AS next_at
         FROM package_events e
-        WHERE e.package_id IN (SELECT package_id FROM request_packages WHERE request_id = ${requestId})
+        WHERE e.package_id = ANY(${ids}::bigint[])
       )
       SELECT package_id, to_status AS status,
              sum(extract(epoch FROM coalesce(next_at, now()) - created_at))::float8 AS seconds
@@ -235,7 +196,7 @@ export async function getRequestProcessing(db: DB, requestId: number): Promise<P
              extract(epoch FROM CASE WHEN bool_or(ps.status IN (${finals})) THEN max(e.created_at) ELSE now() END
                                 - min(e.created_at))::float8 AS elapsed
       FROM package_events e JOIN package_status ps ON ps.package_id = e.package_id
-      WHERE e.package_id IN (SELECT package_id FROM request_packages WHERE request_id = ${requestId})
+      WHERE e.package_id = ANY(${ids}::bigint[])
       GROUP BY e.package_id
     `.execute(db),
   ]);
@@ -269,4 +230,25 @@ export async function isPackageInUserRequests(db: DB, packageId: number, userId:
     WHERE rp.package_id = ${packageId} AND r.requestor_id = ${userId} LIMIT 1
   `.execute(db);
   return r.rows.length > 0;
+}
+
+/** The requests that include a package, oldest first (`requestorId`: only that user's). */
+export async function requestsIncluding(
+  db: DB,
+  packageId: number,
+  opts: { requestorId?: number } = {},
+): Promise<Array<Omit<RequestSummary, 'statusCounts'> & { link: 'new' | 'existing' }>> {
+  const res = await sql<Omit<SummaryRow, 'status_counts'> & { link: 'new' | 'existing' }>`
+    SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
+           r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at, rp.link
+    FROM request_packages rp JOIN requests r ON r.id = rp.request_id LEFT JOIN users u ON u.id = r.requestor_id
+    WHERE rp.package_id = ${packageId}
+      ${opts.requestorId === undefined ? sql`` : sql`AND r.requestor_id = ${opts.requestorId}`}
+    ORDER BY r.id
+    LIMIT 1000
+  `.execute(db);
+  return res.rows.map((r) => {
+    const { statusCounts: _ignored, ...rest } = toSummary({ ...r, status_counts: null });
+    return { ...rest, link: r.link };
+  });
 }

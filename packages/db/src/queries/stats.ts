@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
-import { CHECKPOINTS, WORK_STATUSES } from '../status.js';
+import { CHECKPOINTS, STAGES, WORK_STATUSES, type StageName } from '../status.js';
 
 const checkpointList = sql.raw(CHECKPOINTS.map((s) => `'${s}'`).join(', '));
 const workList = sql.raw(WORK_STATUSES.map((s) => `'${s}'`).join(', '));
@@ -133,5 +133,70 @@ export async function getProcessingStatus(
       reason: r.reason,
       at: r.created_at,
     })),
+  };
+}
+
+export interface SecondsStats {
+  count: number;
+  avg: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+export interface StageTimings {
+  /** How many of the newest package events the figures come from, and the oldest of them. */
+  events: number;
+  since: Date | null;
+  stages: Array<{
+    stage: StageName;
+    /** Time in the stage's work status (held by a worker). */
+    work: SecondsStats | null;
+    /** Time waiting at the stage's checkpoint before a worker claimed it (backoff included). */
+    wait: SecondsStats | null;
+  }>;
+}
+
+/**
+ * Time per stage over the newest `recentEvents` package events (by id, so the read stays cheap on a
+ * long history): how long packages waited at each checkpoint and worked in each stage.
+ */
+export async function getStageTimings(db: DB, opts: { recentEvents?: number } = {}): Promise<StageTimings> {
+  const limit = opts.recentEvents ?? 10_000;
+  const res = await sql<{
+    status: string | null;
+    n: number;
+    avg: number;
+    p50: number;
+    p95: number;
+    max: number;
+    events: number;
+    since: Date | null;
+  }>`
+    WITH recent AS (
+      SELECT id, package_id, to_status, created_at FROM package_events ORDER BY id DESC LIMIT ${limit}
+    ), paired AS (
+      SELECT to_status, extract(epoch FROM lead(created_at) OVER (PARTITION BY package_id ORDER BY id) - created_at)
+               ::float8 AS secs
+      FROM recent
+    ), timed AS (
+      SELECT to_status AS status, count(*)::int AS n, avg(secs)::float8 AS avg,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY secs)::float8 AS p50,
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY secs)::float8 AS p95, max(secs)::float8 AS max
+      FROM paired WHERE secs IS NOT NULL GROUP BY to_status
+    )
+    SELECT t.*, w.events, w.since
+    FROM (SELECT count(*)::int AS events, min(created_at) AS since FROM recent) w
+    LEFT JOIN timed t ON true
+  `.execute(db);
+  const by = new Map(res.rows.filter((r) => r.status !== null).map((r) => [r.status!, r]));
+  const stats = (status: string): SecondsStats | null => {
+    const r = by.get(status);
+    return r ? { count: r.n, avg: r.avg, p50: r.p50, p95: r.p95, max: r.max } : null;
+  };
+  return {
+    events: res.rows[0]?.events ?? 0,
+    since: res.rows[0]?.since ?? null,
+    stages: STAGES.map((s) => ({ stage: s.name, work: stats(s.work), wait: stats(s.checkpoint) })),
   };
 }

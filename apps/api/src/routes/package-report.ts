@@ -1,0 +1,250 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import {
+  advisoriesForPackage,
+  AppError,
+  getPackageReport,
+  isPackageInUserRequests,
+  progressPercent,
+  requestsIncluding,
+} from '@spm/db';
+import { describeAffected } from '../advisory-ranges.js';
+import { hasRole } from '../plugins/auth.js';
+import { revalidateGets } from '../plugins/revalidate.js';
+import { authErrors, IdParam, Nullable, Timestamp } from '../schemas/common.js';
+import { LicenseInfo, Rejection } from '../schemas/packages.js';
+
+/** The ids of the advisories (source osv) among a scan's findings. */
+function advisoryIds(findings: unknown): string[] {
+  if (!Array.isArray(findings)) return [];
+  const ids = new Set<string>();
+  for (const f of findings) {
+    const { id, source } = (f ?? {}) as { id?: unknown; source?: unknown };
+    if (source === 'osv' && typeof id === 'string') ids.add(id);
+  }
+  return [...ids].slice(0, 500);
+}
+
+/** GET /api/packages/{packageId}/report: everything known about one package. */
+const packageReportRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const security = [{ bearerAuth: [] }];
+  await revalidateGets(app);
+
+  app.get(
+    '/:packageId/report',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['packages'],
+        summary:
+          'Everything known about a package: state, licence verdict, latest security scan with findings, history',
+        description: 'Approvers and admins see every package; users only packages in one of their requests.',
+        security,
+        params: Type.Object({ packageId: IdParam }),
+        response: {
+          200: Type.Object({
+            package: Type.Object({
+              id: Type.Integer(),
+              name: Type.String(),
+              version: Type.String(),
+              integrity: Nullable(Type.String()),
+              resolved: Nullable(Type.String()),
+              created_at: Timestamp,
+            }),
+            status: Type.Object({
+              status: Type.String(),
+              progress_percent: Type.Integer(),
+              attempts: Type.Integer(),
+              next_attempt_at: Timestamp,
+              last_error: Nullable(Type.String()),
+              rejection: Rejection,
+              checksum: Nullable(Type.String()),
+              size_bytes: Nullable(Type.Integer()),
+              registry_integrity: Nullable(Type.String()),
+              approved_by: Nullable(Type.String()),
+              approved_at: Nullable(Timestamp),
+              rejected_by: Nullable(Type.String()),
+              rejected_at: Nullable(Timestamp),
+              published_at: Nullable(Timestamp),
+              published_to: Nullable(Type.String()),
+              stuck_resets: Type.Integer(),
+              retries: Type.Integer(),
+              updated_at: Timestamp,
+            }),
+            license: Type.Object(LicenseInfo),
+            security: Type.Object({
+              security_score: Nullable(Type.Integer()),
+              scan_state: Nullable(Type.String()),
+              scan: Nullable(
+                Type.Object({
+                  id: Type.Integer(),
+                  scanners: Type.Unknown(),
+                  vulnerabilities: Type.Object({
+                    critical: Type.Integer(),
+                    high: Type.Integer(),
+                    medium: Type.Integer(),
+                    low: Type.Integer(),
+                    info: Type.Integer(),
+                  }),
+                  findings: Type.Unknown(),
+                  malware: Type.Boolean(),
+                  score: Type.Integer(),
+                  duration_ms: Type.Integer(),
+                  scanned_at: Timestamp,
+                }),
+              ),
+            }),
+            request_ids: Type.Array(Type.Integer(), {
+              description: 'The requests that include it (a user: their own)',
+            }),
+            requests: Type.Array(
+              Type.Object({
+                id: Type.Integer(),
+                application_name: Type.String(),
+                application_version: Type.String(),
+                requestor: Nullable(Type.String()),
+                link: Type.String({ description: 'new: this request brought it in; existing: it was already known' }),
+                created_at: Timestamp,
+              }),
+            ),
+            advisories: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                aliases: Type.Array(Type.String()),
+                summary: Nullable(Type.String()),
+                severity: Nullable(Type.String()),
+                malware: Type.Boolean(),
+                affected_ranges: Type.Array(Type.String(), {
+                  description: 'Affected versions of this package, e.g. ">= 1.0.0, < 1.2.3"',
+                }),
+                fixed_versions: Type.Array(Type.String()),
+                url: Nullable(Type.String()),
+                published: Nullable(Timestamp),
+                modified: Timestamp,
+              }),
+              { description: 'The stored advisories behind the vulnerability findings of the latest scan' },
+            ),
+            events: Type.Array(
+              Type.Object({
+                id: Type.Integer(),
+                from: Nullable(Type.String()),
+                to: Type.String(),
+                actor: Type.String(),
+                actor_kind: Type.String(),
+                reason: Nullable(Type.String()),
+                attempt: Nullable(Type.Integer()),
+                details: Type.Unknown(),
+                at: Timestamp,
+              }),
+            ),
+          }),
+          ...authErrors(404),
+        },
+      },
+    },
+    async (request) => {
+      const id = request.params.packageId;
+      const notFound = () => new AppError('ERR_PACKAGE_NOT_FOUND', `No package with id ${id}.`, { status: 404 });
+      const all = hasRole(request.user.role, 'approver');
+      if (!all && !(await isPackageInUserRequests(app.db, id, request.user.id))) throw notFound();
+      const rep = await getPackageReport(app.db, id);
+      if (!rep) throw notFound();
+      const [requests, advisories] = await Promise.all([
+        requestsIncluding(app.db, id, { requestorId: all ? undefined : request.user.id }),
+        advisoriesForPackage(app.db, rep.package.name, { ids: advisoryIds(rep.scan?.findings) }),
+      ]);
+      const s = rep.status;
+      return {
+        package: {
+          id: rep.package.id,
+          name: rep.package.name,
+          version: rep.package.version,
+          integrity: rep.package.integrity,
+          resolved: rep.package.resolved,
+          created_at: rep.package.createdAt,
+        },
+        status: {
+          status: s.status,
+          progress_percent: progressPercent(s.status),
+          attempts: s.attempts,
+          next_attempt_at: s.runAt,
+          last_error: s.lastError,
+          rejection: s.rejectionKind || s.rejectionReason ? { kind: s.rejectionKind, reason: s.rejectionReason } : null,
+          checksum: s.checksum,
+          size_bytes: s.sizeBytes,
+          registry_integrity: s.registryIntegrity,
+          approved_by: s.approvedBy,
+          approved_at: s.approvedAt,
+          rejected_by: s.rejectedBy,
+          rejected_at: s.rejectedAt,
+          published_at: s.publishedAt,
+          published_to: s.publishedTo,
+          stuck_resets: s.stuckResets,
+          retries: s.retries,
+          updated_at: s.updatedAt,
+        },
+        license: {
+          declared_license: rep.package.declaredLicense,
+          license_expression: s.licenseExpression,
+          license_tier: s.licenseTier,
+          license_score: s.licenseScore,
+          license_flags: s.licenseFlags,
+        },
+        security: {
+          security_score: s.securityScore,
+          scan_state: s.scanState,
+          scan: rep.scan && {
+            id: rep.scan.id,
+            scanners: rep.scan.scanners,
+            vulnerabilities: {
+              critical: rep.scan.critical,
+              high: rep.scan.high,
+              medium: rep.scan.medium,
+              low: rep.scan.low,
+              info: rep.scan.info,
+            },
+            findings: rep.scan.findings,
+            malware: rep.scan.malware,
+            score: rep.scan.score,
+            duration_ms: rep.scan.durationMs,
+            scanned_at: rep.scan.createdAt,
+          },
+        },
+        request_ids: requests.map((r) => r.id),
+        requests: requests.map((r) => ({
+          id: r.id,
+          application_name: r.applicationName,
+          application_version: r.applicationVersion,
+          requestor: r.requestorUsername,
+          link: r.link,
+          created_at: r.createdAt,
+        })),
+        advisories: advisories.map((a) => ({
+          id: a.id,
+          aliases: a.aliases,
+          summary: a.summary,
+          severity: a.severity,
+          malware: a.malware,
+          affected_ranges: describeAffected(a.affected),
+          fixed_versions: [...new Set(a.affected.flatMap((x) => x.fixedVersions))],
+          url: a.references.find((r) => r.type === 'ADVISORY')?.url ?? a.references.find((r) => r.url)?.url ?? null,
+          published: a.published,
+          modified: a.modified,
+        })),
+        events: rep.events.map((e) => ({
+          id: e.id,
+          from: e.from,
+          to: e.to,
+          actor: e.actor,
+          actor_kind: e.actorKind,
+          reason: e.reason,
+          attempt: e.attempt,
+          details: e.details,
+          at: e.at,
+        })),
+      };
+    },
+  );
+};
+
+export default packageReportRoutes;
