@@ -14,8 +14,14 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration. Never throws; inspect `error` on the result. */
+/**
+ * Applies every pending migration. Never throws; inspect `error` on the result.
+ *
+ * Numbers are reserved per piece of work and may land out of order (0006 before 0005): an
+ * unordered migration is applied rather than refused, so a database that already ran a later number
+ * still receives an earlier one that landed after it. Each migration must therefore stand on its own.
+ */
 export async function migrateToLatest(db: DB): Promise<MigrationResultSet> {
-  const migrator = new Migrator({ db, provider: new StaticProvider() });
+  const migrator = new Migrator({ db, provider: new StaticProvider(), allowUnorderedMigrations: true });
   return migrator.migrateToLatest();
 }
