@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { AppError } from '@spm/db';
 import { DEFAULT_TARBALL_LIMITS, LIMIT_SETTINGS } from '@spm/tarball';
+import { DEFAULT_MAX_REDIRECTS } from './registry/source.js';
 
 export type SeverityName = 'critical' | 'high' | 'medium' | 'low';
 
@@ -25,6 +26,7 @@ export interface WorkerConfig {
   packageCacheDir: string;
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
+  downloadMaxRedirects: number;
   /** Hard limits on reading one archive (see @spm/tarball's limits.ts for where each default comes from). */
   scanMaxEntries: number;
   scanMaxUnpackedBytes: number;
@@ -181,6 +183,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     packageCacheDir: r.packageCacheDir(),
     downloadMaxBytes: r.number('DOWNLOAD_MAX_BYTES', 100 * 1024 * 1024, 1024),
     downloadTimeoutSeconds: r.number('DOWNLOAD_TIMEOUT_SECONDS', 120, 1, 3600),
+    downloadMaxRedirects: r.number('DOWNLOAD_MAX_REDIRECTS', DEFAULT_MAX_REDIRECTS, 0, 100),
     scanMaxEntries: r.number(LIMIT_SETTINGS.maxEntries, DEFAULT_TARBALL_LIMITS.maxEntries, 1),
     scanMaxUnpackedBytes: r.number(LIMIT_SETTINGS.maxUnpackedBytes, DEFAULT_TARBALL_LIMITS.maxUnpackedBytes, 1024),
     scanMaxFileBytes: r.number(LIMIT_SETTINGS.maxFileBytes, DEFAULT_TARBALL_LIMITS.maxFileBytes, 1024),
