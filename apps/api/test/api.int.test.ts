@@ -1044,7 +1044,7 @@ describe('admin: licence policy', () => {
     });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ spdx_id: 'Apache-1.1', tier: 'allowed' });
-    for (const spdx_id of ['LicenseRef-acme-eula', 'GPL-2.0-only WITH Classpath-exception-2.0', 'GPL-2.0+']) {
+    for (const spdx_id of ['LicenseRef-acme-eula', 'GPL-2.0-only WITH Classpath-exception-2.0', 'MPL-1.0+']) {
       const ok = await t.app.inject({
         method: 'POST',
         url: '/api/admin/licenses',
@@ -1078,6 +1078,36 @@ describe('admin: licence policy', () => {
     });
     expect(dup.statusCode).toBe(409);
     expect(dup.json().error.code).toBe('ERR_LICENSE_EXISTS');
+  });
+
+  // Issue 11, finding 10: the worker upgrades GPL-2.0 to GPL-2.0-only before it looks a tier up, so a
+  // row written as GPL-2.0 never matched anything.
+  it('stores a deprecated SPDX id as the canonical id the worker looks up, and answers with it', async () => {
+    const cases: Array<[string, string]> = [
+      ['GPL-1.0', 'GPL-1.0-only'],
+      ['lgpl-2.0+', 'LGPL-2.0-or-later'],
+      ['GPL-3.0-with-GCC-exception', 'GPL-3.0-only WITH GCC-exception-3.1'],
+      ['AGPL-3.0 WITH Universal-FOSS-exception-1.0', 'AGPL-3.0-only WITH Universal-FOSS-exception-1.0'],
+    ];
+    for (const [given, canonical] of cases) {
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/licenses',
+        headers: h(),
+        payload: { spdx_id: given, name: given, tier: 'blocked' },
+      });
+      expect(r.statusCode, r.body).toBe(201);
+      expect(r.json().spdx_id).toBe(canonical);
+    }
+    const byOldId = await t.app.inject({ method: 'GET', url: '/api/admin/licenses/GPL-1.0', headers: h() });
+    expect(byOldId.json()).toMatchObject({ spdx_id: 'GPL-1.0-only', tier: 'blocked' });
+    const again = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/licenses',
+      headers: h(),
+      payload: { spdx_id: 'GPL-1.0-only', name: 'x', tier: 'avoid' },
+    });
+    expect(again.statusCode).toBe(409);
   });
 
   it('changes a tier and audits the before and after', async () => {

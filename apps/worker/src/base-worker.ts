@@ -8,14 +8,12 @@ import {
   STAGES,
   WAKE_CHANNEL,
   claimPackages,
-  completeStage,
   createDb,
   extendLeases,
   failTransient,
   heartbeatWorker,
   markWorkerStopped,
   registerWorker,
-  rejectHeldPackage,
   releaseToCheckpoint,
   resetStuckPackages,
   type ClaimedPackage,
@@ -23,7 +21,8 @@ import {
   type StageName,
 } from '@spm/db';
 import type { WorkerConfig } from './config.js';
-import { PermanentError, TransientError } from './errors.js';
+import { PermanentError, permanentCause, TransientError } from './errors.js';
+import { recordOutcome } from './outcome.js';
 import type { StageHandler, StageOutcome } from './stages/types.js';
 
 /** The file in PACKAGE_CACHE_DIR where a worker writes its id at start (read by the health command). */
@@ -285,7 +284,10 @@ export abstract class BaseWorker {
       }
       resolution = classify(err);
       if (!(err instanceof PermanentError) && !(err instanceof TransientError)) {
-        log.warn({ err }, `${pkg.stage.name} failed with an unexpected error; treating it as transient`);
+        log.warn(
+          { err },
+          `${pkg.stage.name} failed with an unexpected error; treating it as ${resolution.kind === 'reject' ? 'permanent' : 'transient'}`,
+        );
       }
     }
     if (entry.lost) {
@@ -302,11 +304,25 @@ export abstract class BaseWorker {
   /** Writes the outcome, retrying through a database outage for up to one lease (after that the sweep owns it). */
   private async record(entry: InFlight, r: Resolution): Promise<void> {
     const deadline = Date.now() + this.config.leaseSeconds * 1000;
+    let fallback = false;
     for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
       try {
         await this.write(entry, r);
         return;
       } catch (err) {
+        // The outcome itself cannot be stored (a data error): retrying the same write cannot help, so
+        // the package ends Rejected (error) with the reason, once; the retry endpoint re-runs it.
+        const permanent = fallback ? null : permanentCause(err);
+        if (permanent) {
+          fallback = true;
+          entry.log.error({ err }, 'the outcome could not be stored; rejecting the package instead');
+          r = {
+            kind: 'reject',
+            rejection: 'error',
+            reason: `could not record the outcome: ${permanent}`.slice(0, 2000),
+          };
+          continue;
+        }
         if (Date.now() + delay > deadline || this.state === 'stopped') {
           entry.log.error(
             { err },
@@ -326,13 +342,7 @@ export abstract class BaseWorker {
     const stage = pkg.stage.name;
     if (r.kind === 'done') {
       const to = r.to ?? pkg.stage.done;
-      const ok = await completeStage(this.db, {
-        ...base,
-        to,
-        via: r.via,
-        patch: r.patch,
-        reason: r.reason ?? null,
-        details: r.details,
+      const ok = await recordOutcome(this.db, pkg, this.id, r, {
         // This worker runs the next stage itself (its loop claims as soon as this slot frees), so other
         // workers need no wake-up; the poll interval covers them if this one is busy.
         notify: this.state !== 'running' || !this.checkpoints.includes(to),
@@ -343,13 +353,7 @@ export abstract class BaseWorker {
         `${stage}: ${pkg.status} → ${to}`,
       );
     } else if (r.kind === 'reject') {
-      const ok = await rejectHeldPackage(this.db, {
-        ...base,
-        kind: r.rejection,
-        reason: r.reason,
-        patch: r.patch,
-        details: r.details,
-      });
+      const ok = await recordOutcome(this.db, pkg, this.id, r);
       if (!ok) return this.lostOnWrite(entry);
       log.warn(
         {
@@ -590,10 +594,15 @@ function message(err: unknown): string {
 }
 
 /**
- * Classifies a thrown error: PermanentError → rejected with its kind; anything else (TransientError,
- * network errors, registry 5xx, bugs) → transient, retried with backoff until WORKER_MAX_ATTEMPTS.
+ * Classifies a thrown error: PermanentError → rejected with its kind; a deterministic failure
+ * (PostgreSQL data or integrity error, SQLSTATE class 22 or 23; a programming error: see
+ * permanentCause) → rejected at once with kind `error` and the reason (the retry endpoint re-runs it
+ * after the fix); anything else (TransientError, network errors, registry 5xx) → transient, retried
+ * with backoff until WORKER_MAX_ATTEMPTS.
  */
 export function classify(err: unknown): StageOutcome | { kind: 'transient'; error: string } {
   if (err instanceof PermanentError) return { kind: 'reject', rejection: err.kind, reason: err.message };
+  const permanent = permanentCause(err);
+  if (permanent) return { kind: 'reject', rejection: 'error', reason: permanent.slice(0, 2000) };
   return { kind: 'transient', error: message(err).slice(0, 2000) };
 }

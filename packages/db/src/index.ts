@@ -5,6 +5,8 @@ export * from './db.js';
 export * from './migrate.js';
 export * from './seed.js';
 export * from './passwords.js';
+export * from './outside-text.js';
+export * from './license-ids.js';
 export * from './queries/queue.js';
 export * from './queries/enqueue.js';
 export * from './queries/approvals.js';

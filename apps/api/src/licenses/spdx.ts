@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { policyLicense } from '@spm/db';
 
 const require = createRequire(import.meta.url);
 const ids = [
@@ -11,27 +12,30 @@ const exceptions = [
 ];
 
 const LICENSES = new Map(ids.map((id) => [id.toLowerCase(), id]));
+const CURRENT = new Set(require('spdx-license-ids') as string[]);
 const EXCEPTIONS = new Map(exceptions.map((id) => [id.toLowerCase(), id]));
 const LICENSE_REF = /^LicenseRef-[A-Za-z0-9.-]+$/i;
 
 /**
- * The canonical spelling of a licence policy id, or null when it is not one: an SPDX licence id
- * (current or deprecated, any case), a `LicenseRef-*` id, either optionally followed by `+`, or
- * `<licence> WITH <exception>` with an SPDX exception id.
+ * The canonical policy id for what an admin wrote, or null when it is not one: an SPDX licence id (any
+ * case), a `LicenseRef-*` id, either optionally followed by `+`, or `<licence> WITH <exception>` with
+ * an SPDX exception id. Deprecated ids are upgraded exactly as the worker upgrades what packages
+ * declare (`policyLicense`: GPL-2.0 → GPL-2.0-only, GPL-2.0+ → GPL-2.0-or-later), so a policy row
+ * always names what the worker looks up.
  */
 export function canonicalPolicyId(input: string): string | null {
   const m = /^\s*(\S+?)(\+)?(?:\s+WITH\s+(\S+))?\s*$/i.exec(input);
   if (!m) return null;
   const [, id, plus, exception] = m;
-  let canonical: string | undefined;
-  if (LICENSE_REF.test(id!)) canonical = `LicenseRef-${id!.slice('LicenseRef-'.length)}`;
-  else canonical = LICENSES.get(id!.toLowerCase());
-  if (!canonical) return null;
-  if (plus) canonical += '+';
+  let spelled: string | undefined;
+  if (LICENSE_REF.test(id!)) spelled = `LicenseRef-${id!.slice('LicenseRef-'.length)}`;
+  else spelled = LICENSES.get(id!.toLowerCase());
+  if (!spelled) return null;
+  let ex: string | undefined;
   if (exception !== undefined) {
-    const ex = EXCEPTIONS.get(exception.toLowerCase());
+    ex = EXCEPTIONS.get(exception.toLowerCase());
     if (!ex) return null;
-    canonical += ` WITH ${ex}`;
   }
-  return canonical;
+  const up = policyLicense(spelled, { plus: !!plus, exception: ex, isId: (x) => CURRENT.has(x) });
+  return `${up.id}${up.plusKept ? '+' : ''}${up.exception ? ` WITH ${up.exception}` : ''}`;
 }

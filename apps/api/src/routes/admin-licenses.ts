@@ -57,7 +57,8 @@ function validId(raw: string): string {
 }
 
 async function mustGet(app: { db: Parameters<typeof getLicense>[0] }, spdxId: string): Promise<SupportedLicense> {
-  const l = await getLicense(app.db, spdxId);
+  // A deprecated or differently spelt id finds the row under its canonical id (GPL-2.0 → GPL-2.0-only).
+  const l = (await getLicense(app.db, canonicalPolicyId(spdxId) ?? spdxId)) ?? (await getLicense(app.db, spdxId));
   if (!l)
     throw new AppError('ERR_LICENSE_NOT_FOUND', `${spdxId.slice(0, 100)} is not in the licence policy.`, {
       status: 404,

@@ -42,6 +42,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 0;
   } catch (err) {
     process.stderr.write(`advisory import failed: ${(err as Error).message}\n`);
+    // 42P01 undefined_table: the database exists but was never migrated.
+    if ((err as { code?: unknown }).code === '42P01') {
+      process.stderr.write(
+        'The database has no advisories table yet: run `pnpm migrate` (with the same DATABASE_URL) first, then import again.\n',
+      );
+    }
     return 1;
   } finally {
     await db.destroy();

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import parseSpdx from 'spdx-expression-parse';
 import correctSpdx from 'spdx-correct';
-import type { LicenseTier } from '@spm/db';
+import { DEPRECATED_LICENSE_IDS, policyLicense, type LicenseTier } from '@spm/db';
 
 // spdx-license-ids ships JSON only; createRequire keeps this working on Node 20 and 24 alike.
 const require = createRequire(import.meta.url);
@@ -63,38 +63,6 @@ const TIER_RANK: Readonly<Record<EffectiveTier, number>> = {
 };
 
 /**
- * Deprecated SPDX ids and what SPDX says they mean now. Plain GNU ids meant "only" (SPDX 3.0 made
- * that explicit); the `-with-…-exception` ids became `WITH` expressions.
- */
-const DEPRECATED: Readonly<Record<string, { id: string; exception?: string }>> = {
-  'GPL-1.0': { id: 'GPL-1.0-only' },
-  'GPL-2.0': { id: 'GPL-2.0-only' },
-  'GPL-3.0': { id: 'GPL-3.0-only' },
-  'LGPL-2.0': { id: 'LGPL-2.0-only' },
-  'LGPL-2.1': { id: 'LGPL-2.1-only' },
-  'LGPL-3.0': { id: 'LGPL-3.0-only' },
-  'AGPL-1.0': { id: 'AGPL-1.0-only' },
-  'AGPL-3.0': { id: 'AGPL-3.0-only' },
-  'GFDL-1.1': { id: 'GFDL-1.1-only' },
-  'GFDL-1.2': { id: 'GFDL-1.2-only' },
-  'GFDL-1.3': { id: 'GFDL-1.3-only' },
-  'GPL-2.0-with-GCC-exception': { id: 'GPL-2.0-only', exception: 'GCC-exception-2.0' },
-  'GPL-2.0-with-autoconf-exception': { id: 'GPL-2.0-only', exception: 'Autoconf-exception-2.0' },
-  'GPL-2.0-with-bison-exception': { id: 'GPL-2.0-only', exception: 'Bison-exception-2.2' },
-  'GPL-2.0-with-classpath-exception': { id: 'GPL-2.0-only', exception: 'Classpath-exception-2.0' },
-  'GPL-2.0-with-font-exception': { id: 'GPL-2.0-only', exception: 'Font-exception-2.0' },
-  'GPL-3.0-with-GCC-exception': { id: 'GPL-3.0-only', exception: 'GCC-exception-3.1' },
-  'GPL-3.0-with-autoconf-exception': { id: 'GPL-3.0-only', exception: 'Autoconf-exception-3.0' },
-  'BSD-2-Clause-FreeBSD': { id: 'BSD-2-Clause' },
-  'BSD-2-Clause-NetBSD': { id: 'BSD-2-Clause' },
-  'StandardML-NJ': { id: 'SMLNJ' },
-  'bzip2-1.0.5': { id: 'bzip2-1.0.6' },
-  'eCos-2.0': { id: 'GPL-2.0-or-later', exception: 'eCos-exception-2.0' },
-  wxWindows: { id: 'LGPL-2.0-or-later', exception: 'WxWindows-exception-3.1' },
-  Nunit: { id: 'zlib-acknowledgement' },
-};
-
-/**
  * Turns what a package declares into one licence text. npm's legacy forms are accepted:
  * a `{ type, url }` object (its `type`), and a `licenses` array, which is read as a choice between
  * its entries, `(A) OR (B)`: that is what the array was used for (dual licensing) and what npm's
@@ -141,7 +109,7 @@ function tryParse(text: string): Ast | null {
 }
 
 function correctId(word: string): string | null {
-  if (LICENSE_IDS.has(word) || DEPRECATED[word] || /^(DocumentRef-[\w.-]+:)?LicenseRef-[\w.-]+$/.test(word))
+  if (LICENSE_IDS.has(word) || DEPRECATED_LICENSE_IDS[word] || /^(DocumentRef-[\w.-]+:)?LicenseRef-[\w.-]+$/.test(word))
     return word;
   return correctSpdx(word, { upgrade: true });
 }
@@ -198,20 +166,15 @@ function leafOf(
   tiers: TierTable,
   flags: Set<string>,
 ): LicenceLeaf {
-  let id = node.license;
-  let exception = node.exception;
-  const dep = DEPRECATED[id];
-  if (dep) {
-    flags.add(`deprecated-id:${id}`);
-    id = dep.id;
-    exception = exception ?? dep.exception;
-  }
-  if (node.plus) {
-    // `X+` means "X or any later version": GPL-2.0+ is GPL-2.0-or-later.
-    const base = id.replace(/-only$/, '');
-    if (LICENSE_IDS.has(`${base}-or-later`)) id = `${base}-or-later`;
-    else flags.add(`or-later:${id}`);
-  }
+  const up = policyLicense(node.license, {
+    plus: node.plus,
+    exception: node.exception,
+    isId: (x) => LICENSE_IDS.has(x),
+  });
+  const { id } = up;
+  const exception = up.exception;
+  if (up.deprecated) flags.add(`deprecated-id:${node.license}`);
+  if (up.plusKept) flags.add(`or-later:${id}`);
   if (/LicenseRef-/.test(id)) flags.add(`unknown-license:${id}`);
   let tier: EffectiveTier | undefined;
   if (exception) {

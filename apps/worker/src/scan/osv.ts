@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { storableText } from '@spm/db';
 import { cvss3BaseScore } from './cvss.js';
 import { SEVERITIES, type Severity } from './types.js';
 
@@ -218,7 +219,8 @@ export function parseOsvRecord(input: unknown): ParseResult {
   if (!input || typeof input !== 'object' || Array.isArray(input))
     return { ok: false, id: null, error: 'not a JSON object' };
   const rec = input as Record<string, unknown>;
-  const id = typeof rec.id === 'string' && rec.id.trim() !== '' ? rec.id.trim() : null;
+  // Outside text: an id is a primary key, so a NUL or lone surrogate is made storable here, once.
+  const id = typeof rec.id === 'string' && rec.id.trim() !== '' ? storableText(rec.id.trim(), 200) : null;
   if (!id) return { ok: false, id: null, error: 'missing id' };
   const modified = parseDate(rec.modified);
   if (!modified) return { ok: false, id, error: 'missing or invalid modified date' };

@@ -1,14 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import {
-  advisoriesForPackage,
-  advisoryStats,
-  insertSecurityScan,
-  Status,
-  type DB,
-  type PackageAdvisory,
-} from '@spm/db';
-import { PermanentError, TransientError } from '../errors.js';
+import { advisoriesForPackage, advisoryStats, Status, type DB, type PackageAdvisory } from '@spm/db';
+import { PermanentError, permanentCause, TransientError } from '../errors.js';
 import { withTempDir } from '../temp-dir.js';
 import { archiveFindings, ArchiveRefusedError, withPackageView } from '../scan/archive.js';
 import { builtinScan } from '../scan/builtin.js';
@@ -21,7 +14,7 @@ import { excerpt, severityRank, type Finding, type ScannerRun, type Severity } f
 import type { StageContext, StageHandler, StageOutcome } from './types.js';
 
 /** What the scan leaves in package_status.scan_state. */
-export type ScanState = 'clean' | 'findings' | 'malware' | 'rejected-by-policy' | 'hostile-archive';
+export type ScanState = 'clean' | 'findings' | 'malware' | 'rejected-by-policy' | 'archive-refused';
 
 export interface ScanStageDeps {
   /** The registry's version documents: the worker's shared SourceRegistry (one is made from the config otherwise). */
@@ -151,7 +144,7 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
             signal,
           });
         } catch (err) {
-          if (signal.aborted) throw err;
+          if (signal.aborted || permanentCause(err)) throw err;
           throw new TransientError(`built-in scanner failed: ${(err as Error).message}`, { cause: err });
         }
         scanners.push({
@@ -198,18 +191,25 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
             ? 'Reading it would take more than this machine allows (the limits sit far above every real package measured); raise the setting named in the evidence only if the package is expected to be this large.'
             : 'The archive is not a readable tar archive, or it is built to write outside the package folder. It was not scanned.',
         };
-        await insertSecurityScan(db, {
-          packageId: pkg.packageId,
-          scanners: [{ name: 'archive', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
-          counts: countBySeverity([f]),
-          findings: [f],
-          malware: false,
-          score: securityScore([f]),
-          durationMs: Date.now() - started,
-        });
-        throw err;
+        return {
+          kind: 'reject',
+          rejection: 'policy',
+          reason: err.message,
+          patch: { scan_state: 'archive-refused' },
+          scan: {
+            packageId: pkg.packageId,
+            scanners: [{ name: 'archive', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
+            counts: countBySeverity([f]),
+            findings: [f],
+            malware: false,
+            score: securityScore([f]),
+            durationMs: Date.now() - started,
+          },
+        };
       }
       if (err instanceof PermanentError || err instanceof TransientError || signal.aborted) throw err;
+      // A bug or a data error fails the same way every time: rethrown for the worker to end it at once.
+      if (permanentCause(err)) throw err;
       throw new TransientError(`security scan failed: ${(err as Error).message}`, { cause: err });
     }
 
@@ -227,7 +227,8 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
           ? 'findings'
           : 'clean';
 
-    const scanId = await insertSecurityScan(db, {
+    // Recorded by the worker with the transition, in the fenced completion: nothing is written here.
+    const scan = {
       packageId: pkg.packageId,
       scanners,
       counts,
@@ -235,10 +236,10 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
       malware: malware.length > 0,
       score,
       durationMs,
-    });
+    };
     const patch = { security_score: score, scan_state: scanState };
-    const details = { scanId, score, counts, scanners: scanners.map((s) => `${s.name}@${s.version}`) };
-    log.info({ scanId, score, counts, durationMs, scanState }, 'security scan complete');
+    const details = { score, counts, scanners: scanners.map((s) => `${s.name}@${s.version}`) };
+    log.info({ score, counts, durationMs, scanState }, 'security scan complete');
 
     if (malware.length) {
       return {
@@ -247,6 +248,7 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         reason: `malware: ${pkg.name}@${pkg.version} is listed as malicious (${summarise(malware)})`,
         patch,
         details,
+        scan,
       };
     }
     if (blocking.length) {
@@ -256,6 +258,7 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         reason: `security policy SCAN_AUTO_REJECT_SEVERITY=${threshold}: ${blocking.length} finding(s) at or above ${threshold}: ${summarise(blocking)}`,
         patch,
         details,
+        scan,
       };
     }
     if (config.autoApprove && !findings.some((f) => severityRank(f.severity) >= severityRank('medium'))) {
@@ -266,9 +269,10 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         patch,
         reason: 'approved automatically (WORKER_AUTO_APPROVE)',
         details,
+        scan,
       };
     }
-    return { kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch, details };
+    return { kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch, details, scan };
   };
 }
 

@@ -7,7 +7,7 @@ import { deflateRawSync } from 'node:zlib';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advisoriesForPackage } from '@spm/db';
-import { createTestDatabase, type TestDatabase } from '@spm/db/testing';
+import { createTestDatabase, dropDatabase, withClient, withDatabase, type TestDatabase } from '@spm/db/testing';
 import { main as importCli } from '../../src/cli/advisories-import.js';
 import { importAdvisories } from '../../src/scan/advisory-import.js';
 import { syncAdvisories } from '../../src/scan/advisory-sync.js';
@@ -250,6 +250,31 @@ describe('advisory import', () => {
     expect(await importCli([], { DATABASE_URL: t.url })).toBe(2);
     expect(await importCli([file], {})).toBe(2);
     expect(await importCli([join(dir, 'does-not-exist.json')], { DATABASE_URL: t.url })).toBe(1);
+  });
+
+  // Issue 11, finding 11.
+  it('says to run pnpm migrate first when the database was never migrated', async () => {
+    const name = `spm_unmigrated_${process.pid}_${Date.now()}`;
+    await withClient(t.url, (c) => c.query(`CREATE DATABASE "${name}"`));
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const file = join(dir, 'one.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          id: 'GHSA-none-xxxx-yyyy',
+          modified: '2099-01-01T00:00:00Z',
+          affected: [{ package: { ecosystem: 'npm', name: 'early-pkg' }, versions: ['1.0.0'] }],
+        }),
+      );
+      expect(await importCli([file], { DATABASE_URL: withDatabase(t.url, name) })).toBe(1);
+    } finally {
+      process.stderr.write = write;
+      await dropDatabase(t.url, name);
+    }
+    expect(errors.join('')).toMatch(/run `pnpm migrate` \(with the same DATABASE_URL\) first/);
   });
 });
 

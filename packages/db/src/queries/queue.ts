@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, RejectionKind, PackageStatusTable } from '../schema.js';
 import type { DB } from '../db.js';
 import {
@@ -11,6 +11,8 @@ import {
   stageForWork,
   type StageDef,
 } from '../status.js';
+import { storableJson, storableText } from '../outside-text.js';
+import { scanRow, type NewSecurityScan } from './scans.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -174,9 +176,17 @@ export type StagePatch = Partial<
 function patchAssignments(patch: StagePatch | undefined) {
   const entries = Object.entries(patch ?? {}).filter(([, v]) => v !== undefined);
   return entries.map(([k, v]) => {
-    if (k === 'license_flags') return sql`${sql.ref(k)} = ${v as string[]}::text[]`;
-    return sql`${sql.ref(k)} = ${v}`;
+    if (k === 'license_flags') return sql`${sql.ref(k)} = ${(v as string[]).map((f) => storableText(f))}::text[]`;
+    return sql`${sql.ref(k)} = ${typeof v === 'string' ? storableText(v) : v}`;
   });
+}
+
+/** `INSERT INTO security_scans … SELECT … <from>`: the scan row, only if `from` yields the fenced row. */
+function scanInsert(scan: NewSecurityScan, from: RawBuilder<unknown>) {
+  const r = scanRow(scan);
+  return sql`INSERT INTO security_scans (package_id, scanners, critical, high, medium, low, info, findings, malware, score, duration_ms)
+    SELECT ${r.package_id}::bigint, ${r.scanners}::jsonb, ${r.critical}::int, ${r.high}::int, ${r.medium}::int, ${r.low}::int,
+      ${r.info}::int, ${r.findings}::jsonb, ${r.malware}::boolean, ${r.score}::int, ${r.duration_ms}::int ${from}`;
 }
 
 interface FencedTarget {
@@ -205,15 +215,17 @@ export async function completeStage(
     reason?: string | null;
     details?: unknown;
     notify?: boolean;
+    /** A security scan to record with the transition (the scan stage's report), fenced like it. */
+    scan?: NewSecurityScan;
   },
 ): Promise<boolean> {
   const sets = patchAssignments(opts.patch);
   const hops = [opts.work, ...(opts.via ?? []), opts.to];
-  const details = opts.details === undefined ? null : JSON.stringify(opts.details);
+  const details = storableJson(opts.details);
   const last = hops.length - 2;
   const events = sql.join(
     hops.slice(1).map((to, i) => {
-      const reason = i === last ? (opts.reason ?? null) : null;
+      const reason = i === last ? storableText(opts.reason) : null;
       return sql`(${i}::int, ${hops[i]!}::text, ${to}::text, ${reason}::text, ${i === last ? details : null}::jsonb)`;
     }),
   );
@@ -233,7 +245,7 @@ export async function completeStage(
       ORDER BY h.ord
     ), wake AS (
       SELECT pg_notify(${WAKE_CHANNEL}, '') FROM done WHERE ${notify}
-    )
+    )${opts.scan ? sql`, scan AS (${scanInsert(opts.scan, sql`FROM done`)})` : sql``}
     SELECT (SELECT count(*) FROM done)::int AS done, (SELECT count(*) FROM wake)::int AS woken
   `.execute(db);
   return (res.rows[0]?.done ?? 0) > 0;
@@ -250,16 +262,19 @@ export async function rejectHeldPackage(
     reason: string;
     patch?: StagePatch;
     details?: unknown;
+    /** A security scan to record with the rejection, in its transaction. */
+    scan?: NewSecurityScan;
   },
 ): Promise<boolean> {
   const checkpoint = stageForWork(opts.work)?.checkpoint ?? null;
+  const reason = storableText(opts.reason);
   return db.transaction().execute(async (trx) => {
     const sets = patchAssignments(opts.patch);
     const res = await sql<{ attempts: number }>`
       UPDATE package_status
       SET status = ${Status.Rejected}, locked_by = NULL, locked_until = NULL, stage_started_at = NULL,
-          rejection_kind = ${opts.kind}, rejection_reason = ${opts.reason}, rejected_from = ${checkpoint},
-          rejected_at = now(), last_error = ${opts.kind === 'error' ? opts.reason : null}, updated_at = now()
+          rejection_kind = ${opts.kind}, rejection_reason = ${reason}, rejected_from = ${checkpoint},
+          rejected_at = now(), last_error = ${opts.kind === 'error' ? reason : null}, updated_at = now()
           ${sets.length ? sql`, ${sql.join(sets)}` : sql``}
       WHERE package_id = ${opts.packageId} AND locked_by = ${opts.workerId} AND status = ${opts.work}
       RETURNING attempts
@@ -274,11 +289,12 @@ export async function rejectHeldPackage(
         to_status: Status.Rejected,
         actor: opts.workerId,
         actor_kind: 'worker',
-        reason: `${opts.kind}: ${opts.reason}`,
+        reason: `${opts.kind}: ${reason}`,
         attempt: row.attempts,
-        details: opts.details === undefined ? null : JSON.stringify(opts.details),
+        details: storableJson(opts.details),
       })
       .execute();
+    if (opts.scan) await trx.insertInto('security_scans').values(scanRow(opts.scan)).execute();
     return true;
   });
 }
@@ -294,18 +310,19 @@ export async function failTransient(
 ): Promise<'retry' | 'rejected' | 'lost'> {
   const stage = stageForWork(opts.work);
   if (!stage) throw new Error(`not a work status: ${opts.work}`);
+  const error = storableText(opts.error);
   return db.transaction().execute(async (trx) => {
     const res = await sql<{ status: string; attempts: number; run_at: Date }>`
       UPDATE package_status
       SET status = CASE WHEN attempts >= ${opts.maxAttempts} THEN ${Status.Rejected} ELSE ${stage.checkpoint} END,
           rejection_kind = CASE WHEN attempts >= ${opts.maxAttempts} THEN 'error' ELSE NULL END,
           rejection_reason = CASE WHEN attempts >= ${opts.maxAttempts}
-            THEN 'gave up after ' || attempts || ' attempts: ' || ${opts.error} ELSE NULL END,
+            THEN 'gave up after ' || attempts || ' attempts: ' || ${error} ELSE NULL END,
           rejected_from = CASE WHEN attempts >= ${opts.maxAttempts} THEN ${stage.checkpoint} ELSE NULL END,
           rejected_at = CASE WHEN attempts >= ${opts.maxAttempts} THEN now() ELSE NULL END,
           run_at = now() + make_interval(secs => least(3600, ${opts.backoffBaseMs / 1000}::float8 * power(2, greatest(attempts, 1) - 1))),
           locked_by = NULL, locked_until = NULL, stage_started_at = NULL,
-          last_error = ${opts.error}, updated_at = now()
+          last_error = ${error}, updated_at = now()
       WHERE package_id = ${opts.packageId} AND locked_by = ${opts.workerId} AND status = ${opts.work}
       RETURNING status, attempts, run_at
     `.execute(trx);
@@ -320,7 +337,7 @@ export async function failTransient(
         to_status: row.status,
         actor: opts.workerId,
         actor_kind: 'worker',
-        reason: rejected ? `error: gave up after ${row.attempts} attempts: ${opts.error}` : `retry: ${opts.error}`,
+        reason: rejected ? `error: gave up after ${row.attempts} attempts: ${error}` : `retry: ${error}`,
         attempt: row.attempts,
         details: JSON.stringify({ runAt: row.run_at }),
       })

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import { storableJson } from '../outside-text.js';
 
 export interface SeverityCounts {
   critical: number;
@@ -34,25 +35,30 @@ export interface SecurityScanReport {
   createdAt: Date;
 }
 
-/** Records one scan of a package. Scans are append-only history; the newest one is the package's report. */
+/** The columns of a security_scans row, outside text made storable. */
+export function scanRow(scan: NewSecurityScan) {
+  return {
+    package_id: scan.packageId,
+    scanners: storableJson(scan.scanners)!,
+    critical: scan.counts.critical,
+    high: scan.counts.high,
+    medium: scan.counts.medium,
+    low: scan.counts.low,
+    info: scan.counts.info,
+    findings: storableJson(scan.findings)!,
+    malware: scan.malware,
+    score: scan.score,
+    duration_ms: Math.round(scan.durationMs),
+  };
+}
+
+/**
+ * Records one scan of a package. Scans are append-only history; the newest one is the package's
+ * report. The worker does not call this: its scans are written by the fenced completion of the stage
+ * (completeStage / rejectHeldPackage with `scan`), so a worker that lost its lease writes none.
+ */
 export async function insertSecurityScan(db: DB, scan: NewSecurityScan): Promise<number> {
-  const row = await db
-    .insertInto('security_scans')
-    .values({
-      package_id: scan.packageId,
-      scanners: JSON.stringify(scan.scanners),
-      critical: scan.counts.critical,
-      high: scan.counts.high,
-      medium: scan.counts.medium,
-      low: scan.counts.low,
-      info: scan.counts.info,
-      findings: JSON.stringify(scan.findings),
-      malware: scan.malware,
-      score: scan.score,
-      duration_ms: Math.round(scan.durationMs),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const row = await db.insertInto('security_scans').values(scanRow(scan)).returning('id').executeTakeFirstOrThrow();
   return row.id;
 }
 
