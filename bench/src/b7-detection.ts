@@ -64,7 +64,10 @@ export async function benchDetection(opts: { log: (s: string) => void; corpusDir
         const findings = await scanTarballFile(file, { name: pkg.name, version: pkg.version });
         scanMs += performance.now() - t0;
         const counted = findings.filter((f) => !GENERIC.has(f.id));
-        const top = counted.reduce<string>((t, f) => ((RANK[f.severity] ?? 0) > (RANK[t] ?? -1) ? f.severity : t), 'none');
+        const top = counted.reduce<string>(
+          (t, f) => ((RANK[f.severity] ?? 0) > (RANK[t] ?? -1) ? f.severity : t),
+          'none',
+        );
         outcomes[sample.kind].push({ id: sample.id, placement, top, ids: [...new Set(counted.map((f) => f.id))] });
       }
     }

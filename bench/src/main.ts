@@ -306,7 +306,11 @@ async function main(): Promise<void> {
         `${p.placement === 'install' ? 'postinstall' : 'index.js'}: malicious high or critical / any finding`,
         `${p.maliciousHigh}/${p.malicious} (${p.truePositiveRate} %) / ${p.maliciousAny}/${p.malicious}`,
       ]);
-      rows.push(['', `${p.placement === 'install' ? 'postinstall' : 'index.js'}: benign high`, `${p.benignHigh}/${p.benign} (${p.falsePositiveRate} %)`]);
+      rows.push([
+        '',
+        `${p.placement === 'install' ? 'postinstall' : 'index.js'}: benign high`,
+        `${p.benignHigh}/${p.benign} (${p.falsePositiveRate} %)`,
+      ]);
     }
     rows.push(['', 'scan time per package (mean)', `${b7.scanMs.meanPerPackage} ms`]);
   }

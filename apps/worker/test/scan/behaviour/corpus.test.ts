@@ -11,10 +11,20 @@ const corpus = loadMalwareCorpus(CORPUS);
 function tarFiles(tgz: Buffer): Map<string, string> {
   const tar = gunzipSync(tgz);
   const out = new Map<string, string>();
-  for (let off = 0; off + 512 <= tar.length; ) {
-    const name = tar.subarray(off, off + 100).toString('utf8').replace(/\0.*$/s, '');
+  for (let off = 0; off + 512 <= tar.length;) {
+    const name = tar
+      .subarray(off, off + 100)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
     if (!name) break;
-    const size = parseInt(tar.subarray(off + 124, off + 136).toString('latin1').trim(), 8) || 0;
+    const size =
+      parseInt(
+        tar
+          .subarray(off + 124, off + 136)
+          .toString('latin1')
+          .trim(),
+        8,
+      ) || 0;
     out.set(name, tar.subarray(off + 512, off + 512 + size).toString('utf8'));
     off += 512 + Math.ceil(size / 512) * 512;
   }
@@ -33,7 +43,9 @@ describe('the malware detection corpus', () => {
   });
 
   it.each(corpus.map((s) => [`${s.kind}/${s.id}`, s] as const))('%s is JavaScript that parses', (_, sample) => {
-    expect(() => parse(sample.entry, { ecmaVersion: 'latest', sourceType: 'script', allowHashBang: true })).not.toThrow();
+    expect(() =>
+      parse(sample.entry, { ecmaVersion: 'latest', sourceType: 'script', allowHashBang: true }),
+    ).not.toThrow();
   });
 
   it('packages each sample twice: as a postinstall script and as the main module', () => {
@@ -53,7 +65,10 @@ describe('the malware detection corpus', () => {
         expect(files.get('package/index.js')).toBe(sample.entry);
       }
     }
-    const withFiles = packageSample(corpus.find((s) => s.id === 'coa-rc-dll')!, 'runtime');
+    const withFiles = packageSample(
+      corpus.find((s) => s.id === 'coa-rc-dll')!,
+      'runtime',
+    );
     expect(tarFiles(withFiles.tarball).get('package/compile.bat')).toContain('regsvr32');
   });
 });
