@@ -19,8 +19,17 @@ export interface UsersTable {
   password_hash: string;
   role: Role;
   disabled: Generated<boolean>;
+  /** Raised by a password change, disabling and a role change: tokens signed with an older version are refused. */
+  token_version: Generated<number>;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
+}
+
+/** Tokens ended by logout, until they would have expired anyway (migration 0005). */
+export interface RevokedTokensTable {
+  jti: string;
+  user_id: number;
+  expires_at: Timestamp;
 }
 
 export interface SupportedLicensesTable {
@@ -195,6 +204,7 @@ export interface Database {
   advisory_affected: AdvisoryAffectedTable;
   workers: WorkersTable;
   audit_log: AuditLogTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type User = Selectable<UsersTable>;
