@@ -3,11 +3,13 @@ import type { DB } from './db.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0004 from './migrations/0004_lockfiles.js';
 import * as m0005 from './migrations/0005_access.js';
+import * as m0006 from './migrations/0006_policy.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0004_lockfiles': m0004,
   '0005_access': m0005,
+  '0006_policy': m0006,
 };
 
 class StaticProvider implements MigrationProvider {
