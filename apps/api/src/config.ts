@@ -19,6 +19,8 @@ export interface ApiConfig {
   loginRateLimit: number;
   /** Login attempts allowed per minute from one IP address, whatever the usernames (password spraying). */
   loginRateLimitPerAddress: number;
+  /** Four eyes: nobody approves a package only they requested (admins may override with a reason). */
+  approvalFourEyes: boolean;
   packageCacheDir: string;
   targetRegistryUrl: string | null;
   /** Base URL clients reach the API at (tarball links of the built-in registry); null: derived from the request. */
@@ -129,6 +131,10 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
   if (formatRaw === 'json' || formatRaw === 'pretty') logFormat = formatRaw;
   else if (formatRaw !== null) errors.push(`LOG_FORMAT=${formatRaw} (expected json or pretty)`);
 
+  const fourEyesRaw = (str('APPROVAL_FOUR_EYES') ?? 'true').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(fourEyesRaw)) {
+    errors.push(`APPROVAL_FOUR_EYES=${fourEyesRaw} (expected true or false)`);
+  }
   const trustRaw = (str('TRUST_PROXY') ?? 'false').toLowerCase();
   if (!['true', 'false', '1', '0'].includes(trustRaw)) errors.push(`TRUST_PROXY=${trustRaw} (expected true or false)`);
 
@@ -145,6 +151,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     uploadMaxBytes: int('UPLOAD_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
     loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
+    approvalFourEyes: fourEyesRaw !== 'false' && fourEyesRaw !== '0',
     packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
     targetRegistryUrl: url('TARGET_REGISTRY_URL'),
     publicUrl: url('PUBLIC_URL'),
