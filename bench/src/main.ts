@@ -6,6 +6,7 @@ import { benchQueue, type B2Result } from './b2-queue.js';
 import { benchWakeup, type B3Result } from './b3-wakeup.js';
 import { benchEndToEnd, type B4Result } from './b4-e2e.js';
 import { benchCrash, type B5Result } from './b5-crash.js';
+import { benchDetection, type B7Result } from './b7-detection.js';
 import { installQueryCounter } from './query-counter.js';
 import { round } from './stats.js';
 
@@ -20,7 +21,7 @@ export function benchConfig(env: Env = process.env) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
     return n;
   };
-  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5')
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b7')
     .toLowerCase()
     .split(',')
     .map((s) => s.trim());
@@ -58,7 +59,7 @@ interface Target {
   met: boolean;
 }
 
-type Results = { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result; b5?: B5Result };
+type Results = { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result; b5?: B5Result; b7?: B7Result };
 
 function targets(r: Results): Target[] {
   const out: Target[] = [];
@@ -118,6 +119,16 @@ function targets(r: Results): Target[] {
       met: c.twoWorkersS > 0 && c.overlaps === 0 && c.foreignWrites === 0 && c.chainBreaks === 0,
     });
   }
+  if (r.b7) {
+    for (const p of r.b7.byPlacement) {
+      out.push({
+        id: `B7 ${p.placement}`,
+        target: 'malicious samples high or critical ≥ 90 %, benign look-alikes high ≤ 5 %',
+        measured: `${p.truePositiveRate} % of ${p.malicious} malicious, ${p.falsePositiveRate} % of ${p.benign} benign`,
+        met: p.truePositiveRate >= 90 && p.falsePositiveRate <= 5,
+      });
+    }
+  }
   return out;
 }
 
@@ -168,6 +179,7 @@ async function main(): Promise<void> {
       results.b4 = await timed('B4 end to end', () => benchEndToEnd(factory, { ...cfg.e2e, log }));
     if (cfg.only.includes('b5'))
       results.b5 = await timed('B5 crash soak', () => benchCrash(factory, { ...cfg.crash, log }));
+    if (cfg.only.includes('b7')) results.b7 = await timed('B7 detection', () => benchDetection({ log }));
   } finally {
     await factory.close();
   }
@@ -186,7 +198,7 @@ async function main(): Promise<void> {
   };
 
   const rows: string[][] = [['benchmark', 'figure', 'value']];
-  const { b1, b2, b3, b4, b5 } = results;
+  const { b1, b2, b3, b4, b5, b7 } = results;
   if (b1) {
     rows.push([
       'B1 ingest',
@@ -286,6 +298,21 @@ async function main(): Promise<void> {
       `${b5.overlaps} / ${b5.foreignWrites} / ${b5.chainBreaks}`,
     ]);
     rows.push(['', 'end states', JSON.stringify(b5.statuses)]);
+  }
+  if (b7) {
+    for (const p of b7.byPlacement) {
+      rows.push([
+        p.placement === b7.byPlacement[0]!.placement ? 'B7 detection' : '',
+        `${p.placement === 'install' ? 'postinstall' : 'index.js'}: malicious high or critical / any finding`,
+        `${p.maliciousHigh}/${p.malicious} (${p.truePositiveRate} %) / ${p.maliciousAny}/${p.malicious}`,
+      ]);
+      rows.push([
+        '',
+        `${p.placement === 'install' ? 'postinstall' : 'index.js'}: benign high`,
+        `${p.benignHigh}/${p.benign} (${p.falsePositiveRate} %)`,
+      ]);
+    }
+    rows.push(['', 'scan time per package (mean)', `${b7.scanMs.meanPerPackage} ms`]);
   }
   log('');
   log(table(rows));

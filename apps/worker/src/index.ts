@@ -6,3 +6,5 @@ export type { StageContext, StageHandler, StageOutcome } from './stages/types.js
 export * from './cache.js';
 export { SourceRegistry, type VersionDocument } from './registry/source.js';
 export { evaluateLicence, compareLicences, declaredLicenceText, type LicenceVerdict } from './licence/policy.js';
+export { scanTarballFile } from './scan/scan-tarball.js';
+export type { Finding, Severity } from './scan/types.js';

@@ -1,3 +1,4 @@
 export * from './tarball.js';
 export * from './registry.js';
 export * from './clients.js';
+export * from './malware-corpus.js';
