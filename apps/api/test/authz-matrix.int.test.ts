@@ -69,6 +69,14 @@ const routes: RouteCase[] = [
     ok: 200,
   },
   {
+    method: 'PATCH',
+    path: '/api/packages/requests/{id}',
+    url: () => '/api/packages/requests/999999',
+    min: 'user',
+    ok: 404,
+    payload: () => ({ priority: 'low' }),
+  },
+  {
     method: 'GET',
     path: '/api/packages/requests/{id}/processing-status',
     url: () => `/api/packages/requests/${requestId}/processing-status`,

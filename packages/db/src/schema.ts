@@ -51,6 +51,8 @@ export interface RequestsTable {
   lockfile: Json;
   lockfile_version: number;
   lockfile_format: ColumnType<LockfileFormat, LockfileFormat | undefined, LockfileFormat>;
+  /** Lower runs sooner (see PRIORITIES in vocabulary); the packages' claim order follows it. */
+  priority: Generated<number>;
   package_count: number;
   new_count: number;
   existing_count: number;

@@ -2,7 +2,7 @@ import semver from 'semver';
 import type { PackageAdvisory } from '@spm/db';
 import { isAffected, isSeverity, validateRange, type OsvRange } from './osv.js';
 import { supplyChainSignals, type ManifestLike } from './signals.js';
-import { excerpt, type Finding } from './types.js';
+import { excerpt, type Finding, type PackageFiles } from './types.js';
 
 /**
  * Matches name@version against the advisories stored for the package name (OSV rules; withdrawn ones
@@ -49,15 +49,16 @@ export function matchAdvisories(version: string, advisories: PackageAdvisory[]):
 }
 
 export interface BuiltinScanInput {
-  root: string;
+  /** The files npm installs (the archive's view). */
+  contents: PackageFiles;
   name: string;
   version: string;
   manifest: ManifestLike | null;
+  manifestError?: string | null;
   registryDoc: ManifestLike | null;
   registryError?: string;
   declaredLicence: string | null;
   advisories: PackageAdvisory[];
-  skippedLinks?: string[];
   signal?: AbortSignal;
 }
 
