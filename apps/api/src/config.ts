@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '@spm/db';
+import { AppError, passwordProblem } from '@spm/db';
 
 export interface ApiConfig {
   nodeEnv: string;
@@ -8,6 +8,8 @@ export interface ApiConfig {
   jwtSecret: string;
   /** A @fastify/jwt / fast-jwt duration: seconds as a number, or a string such as `8h`. */
   jwtExpiresIn: string | number;
+  /** The same lifetime in seconds (at most MAX_JWT_LIFETIME_SECONDS). */
+  jwtLifetimeSeconds: number;
   port: number;
   host: string;
   adminUsername: string | null;
@@ -15,6 +17,10 @@ export interface ApiConfig {
   uploadMaxBytes: number;
   /** Login attempts allowed per minute for one IP address and username. */
   loginRateLimit: number;
+  /** Login attempts allowed per minute from one IP address, whatever the usernames (password spraying). */
+  loginRateLimitPerAddress: number;
+  /** Four eyes: nobody approves a package only they requested (admins may override with a reason). */
+  approvalFourEyes: boolean;
   packageCacheDir: string;
   targetRegistryUrl: string | null;
   /** Base URL clients reach the API at (tarball links of the built-in registry); null: derived from the request. */
@@ -30,6 +36,14 @@ export interface ApiConfig {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/**
+ * The longest a session token may live: a week. Tokens are revocable (logout, password change, disabling
+ * and role changes end them), so the lifetime is not the only defence, but a stolen token should still
+ * die on its own within days; machines use named API tokens instead.
+ */
+export const MAX_JWT_LIFETIME_SECONDS = 7 * 24 * 3600;
+const MIN_JWT_LIFETIME_SECONDS = 60;
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 const DEV_JWT_SECRET = 'development-only-jwt-secret-do-not-use-in-production';
 // apps/api/{src,dist}/config.* → apps/web/dist: where `pnpm build` puts the web app in the repository.
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -85,17 +99,29 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
 
   const expiresRaw = str('JWT_EXPIRES_IN') ?? '8h';
   let jwtExpiresIn: string | number = expiresRaw;
-  if (/^\d+$/.test(expiresRaw)) jwtExpiresIn = Number(expiresRaw);
-  else if (!/^\d+\s*(s|m|h|d|w)$/.test(expiresRaw)) {
+  let jwtLifetimeSeconds = 8 * 3600;
+  const duration = /^(\d{1,12})\s*(s|m|h|d|w)?$/.exec(expiresRaw);
+  if (!duration) {
     errors.push(`JWT_EXPIRES_IN=${expiresRaw} (expected seconds or a duration such as 30m, 8h, 1d)`);
+  } else {
+    const seconds = Number(duration[1]) * DURATION_UNITS[duration[2] ?? 's']!;
+    if (seconds < MIN_JWT_LIFETIME_SECONDS || seconds > MAX_JWT_LIFETIME_SECONDS) {
+      errors.push(
+        `JWT_EXPIRES_IN=${expiresRaw} (expected from ${MIN_JWT_LIFETIME_SECONDS} seconds to 7d; machines use API tokens)`,
+      );
+    } else {
+      jwtLifetimeSeconds = seconds;
+      if (duration[2] === undefined) jwtExpiresIn = seconds;
+    }
   }
 
   const adminUsername = str('ADMIN_USERNAME');
   const adminPassword = env.ADMIN_PASSWORD ?? null;
   if ((adminUsername === null) !== (adminPassword === null || adminPassword === '')) {
     errors.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
-  } else if (adminPassword !== null && adminPassword.length < 8 && !isDev) {
-    errors.push('ADMIN_PASSWORD=<hidden> (must be at least 8 characters)');
+  } else if (adminPassword !== null && adminUsername !== null && !isDev) {
+    const problem = passwordProblem(adminPassword, adminUsername);
+    if (problem !== null) errors.push(`ADMIN_PASSWORD=<hidden> (not accepted: ${problem})`);
   }
 
   const logLevel = (str('LOG_LEVEL') ?? 'info').toLowerCase();
@@ -105,6 +131,10 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
   if (formatRaw === 'json' || formatRaw === 'pretty') logFormat = formatRaw;
   else if (formatRaw !== null) errors.push(`LOG_FORMAT=${formatRaw} (expected json or pretty)`);
 
+  const fourEyesRaw = (str('APPROVAL_FOUR_EYES') ?? 'true').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(fourEyesRaw)) {
+    errors.push(`APPROVAL_FOUR_EYES=${fourEyesRaw} (expected true or false)`);
+  }
   const trustRaw = (str('TRUST_PROXY') ?? 'false').toLowerCase();
   if (!['true', 'false', '1', '0'].includes(trustRaw)) errors.push(`TRUST_PROXY=${trustRaw} (expected true or false)`);
 
@@ -113,12 +143,15 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     databaseUrl: databaseUrl ?? '',
     jwtSecret: jwtSecret ?? '',
     jwtExpiresIn,
+    jwtLifetimeSeconds,
     port: int('PORT', 5000, 0, 65535),
     host: str('HOST') ?? '0.0.0.0',
     adminUsername,
     adminPassword: adminPassword === '' ? null : adminPassword,
     uploadMaxBytes: int('UPLOAD_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
+    loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
+    approvalFourEyes: fourEyesRaw !== 'false' && fourEyesRaw !== '0',
     packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
     targetRegistryUrl: url('TARGET_REGISTRY_URL'),
     publicUrl: url('PUBLIC_URL'),

@@ -8,11 +8,22 @@ export interface AuthUser {
   role: Role;
 }
 
-/** The claims of an API token. `sub` is the user id. */
+/**
+ * The claims of a session token. `sub` is the user id, `ver` the user's token version when it was signed
+ * (a password change, disabling or a role change raises it), `jti` its id (what logout revokes).
+ */
 export interface TokenPayload {
   sub: string;
   username: string;
   role: Role;
+  ver: number;
+  jti: string;
+}
+
+/** The token a request was authenticated with: what logout needs to end it. */
+export interface RequestToken {
+  jti: string;
+  expiresAt: Date;
 }
 
 /**
@@ -27,6 +38,17 @@ declare module 'fastify' {
     config: Readonly<ApiConfig>;
     /** onRequest hook factory: 401 without a valid token of an enabled user, 403 below `role`. */
     requireRole(role: Role): (request: FastifyRequest) => Promise<void>;
+    /** Signs a session token for the user at its current token version. */
+    issueToken(user: { id: number; username: string; role: Role; tokenVersion: number }): {
+      token: string;
+      expiresAt: Date;
+    };
+    /** Ends one token (logout); a token that is not valid is ignored. */
+    endToken(token: string): Promise<void>;
+  }
+  interface FastifyRequest {
+    /** Set once the request is authenticated. */
+    authToken?: RequestToken;
   }
   interface FastifyContextConfig {
     access?: Access;

@@ -592,7 +592,8 @@ describe('processing', () => {
     const r = await t.app.inject({
       method: 'GET',
       url: '/api/packages/processing/status',
-      headers: bearer(t.tokens.user),
+      // An admin: worker hosts and pids are shown to admins only (four-eyes.int.test.ts has the rest).
+      headers: bearer(t.tokens.admin),
     });
     expect(r.statusCode).toBe(200);
     const s = r.json();
@@ -935,8 +936,13 @@ describe('admin: users', () => {
       payload: { role: 'approver' },
     });
     expect(promote.json()).toMatchObject({ role: 'approver' });
+    // A role change ends the old token; a new one carries the new role.
     expect(
       (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
+    ).toBe(401);
+    const promotedToken = t.tokenFor({ ...u, role: 'approver', tokenVersion: u.tokenVersion + 1 });
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(promotedToken) })).statusCode,
     ).toBe(200);
     const disable = await t.app.inject({
       method: 'PATCH',
@@ -945,7 +951,7 @@ describe('admin: users', () => {
       payload: { disabled: true },
     });
     expect(disable.json()).toMatchObject({ disabled: true });
-    const after = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(token) });
+    const after = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(promotedToken) });
     expect(after.statusCode).toBe(401);
     await t.app.inject({
       method: 'PATCH',

@@ -15,6 +15,8 @@ interface RouteCase {
   min: Role | 'public';
   ok: number;
   payload?: () => unknown;
+  /** The route ends the token it is called with (logout): each call gets a token of its own. */
+  endsToken?: boolean;
 }
 
 let t: TestApp;
@@ -40,7 +42,15 @@ const routes: RouteCase[] = [
     ok: 401,
     payload: () => ({ username: 'nobody', password: 'x' }),
   },
-  { method: 'DELETE', path: '/api/auth/session', url: () => '/api/auth/session', min: 'public', ok: 204 },
+  {
+    method: 'DELETE',
+    path: '/api/auth/session',
+    url: () => '/api/auth/session',
+    min: 'public',
+    ok: 204,
+    endsToken: true,
+  },
+  { method: 'POST', path: '/api/auth/logout', url: () => '/api/auth/logout', min: 'user', ok: 204, endsToken: true },
   { method: 'GET', path: '/api/auth/me', url: () => '/api/auth/me', min: 'user', ok: 200 },
   {
     method: 'POST',
@@ -57,6 +67,14 @@ const routes: RouteCase[] = [
     url: () => `/api/packages/requests/${requestId}`,
     min: 'user',
     ok: 200,
+  },
+  {
+    method: 'PATCH',
+    path: '/api/packages/requests/{id}',
+    url: () => '/api/packages/requests/999999',
+    min: 'user',
+    ok: 404,
+    payload: () => ({ priority: 'low' }),
   },
   {
     method: 'GET',
@@ -176,7 +194,7 @@ function sessionHeaders(token: string) {
 
 beforeAll(async () => {
   // The login route is called many times here from one address; its rate limit has its own test.
-  t = await setupApp({ LOGIN_RATE_LIMIT: '1000' });
+  t = await setupApp({ LOGIN_RATE_LIMIT: '1000', LOGIN_RATE_LIMIT_PER_ADDRESS: '1000' });
   const up = await t.app.inject({
     method: 'POST',
     url: '/api/packages/upload',
@@ -215,6 +233,7 @@ describe.each(routes)('$method $path', (route) => {
       ...(route.payload ? { payload: route.payload() as Record<string, unknown> } : {}),
     });
   const denied = route.min === 'public' ? route.ok : 401;
+  const tokenOf = (role: Role) => (route.endsToken ? t.tokenFor(t.users[role]) : t.tokens[role]);
 
   it('without a token', async () => {
     const r = await call({});
@@ -261,13 +280,13 @@ describe.each(routes)('$method $path', (route) => {
   for (const role of ['user', 'approver', 'admin'] as const) {
     const allowed = RANK[role] >= RANK[route.min];
     it(`as ${role}: ${allowed ? route.ok : 403}`, async () => {
-      const r = await call(bearer(t.tokens[role]));
+      const r = await call(bearer(tokenOf(role)));
       expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
       if (!allowed) expect(r.json().error.code).toBe('ERR_FORBIDDEN');
     });
 
     it(`as ${role} through the web app's session cookie and CSRF header: ${allowed ? route.ok : 403}`, async () => {
-      const r = await call(sessionHeaders(t.tokens[role]));
+      const r = await call(sessionHeaders(tokenOf(role)));
       expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
     });
   }
@@ -275,7 +294,7 @@ describe.each(routes)('$method $path', (route) => {
   if (route.min !== 'public' && route.method !== 'GET') {
     it('through the session cookie without the CSRF header: 403 ERR_CSRF, whatever the role', async () => {
       for (const role of ['user', 'admin'] as const) {
-        const { cookie } = sessionHeaders(t.tokens[role]);
+        const { cookie } = sessionHeaders(tokenOf(role));
         for (const headers of [
           { cookie } as Record<string, string>,
           { cookie, 'x-csrf-token': csrfTokenFor(JWT_SECRET, t.tokens.user + 'x') },
@@ -347,7 +366,7 @@ it('a user can never approve, reject, retry or edit policy, even for their own p
   expect(me.role).toBe('user');
 });
 
-it('a role change applies to existing tokens at once', async () => {
+it('a role change ends existing tokens at once; a new token carries the new role', async () => {
   const u = await createUser(t.db, {
     username: `promoted-${++counter}`,
     password: 'long enough password',
@@ -357,9 +376,13 @@ it('a role change applies to existing tokens at once', async () => {
   expect(
     (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
   ).toBe(403);
-  await updateUser(t.db, u.id, { role: 'approver' });
+  const promoted = await updateUser(t.db, u.id, { role: 'approver' });
+  const old = await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) });
+  expect(old.statusCode).toBe(401);
+  expect(old.json().error.code).toBe('ERR_TOKEN_REVOKED');
   expect(
-    (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(token) })).statusCode,
+    (await t.app.inject({ method: 'GET', url: '/api/approvals/pending', headers: bearer(t.tokenFor(promoted!)) }))
+      .statusCode,
   ).toBe(200);
 });
 

@@ -147,7 +147,7 @@ beforeAll(async () => {
   });
   app = await buildApp(testConfig(tdb.url), { db, logger: { level: 'info', stream: sink } });
   const admin = await createUser(db, { username: 'cc-admin', password: PASSWORD, role: 'admin' });
-  adminToken = app.jwt.sign({ sub: String(admin.id), username: admin.username, role: admin.role });
+  adminToken = app.issueToken(admin).token;
 });
 afterAll(async () => {
   await app?.close();

@@ -16,7 +16,7 @@ export interface TestApp {
   users: Record<Role, PublicUser>;
   tokens: Record<Role, string>;
   /** A token for any user (signed by the app with its real secret and expiry). */
-  tokenFor(user: { id: number; username: string; role: Role }): string;
+  tokenFor(user: { id: number; username: string; role: Role; tokenVersion?: number }): string;
   close(): Promise<void>;
 }
 
@@ -39,8 +39,8 @@ export async function setupApp(env: Record<string, string> = {}): Promise<TestAp
   const app = await buildApp(config, { db: tdb.db, logger: false });
   const users = {} as Record<Role, PublicUser>;
   const tokens = {} as Record<Role, string>;
-  const tokenFor = (u: { id: number; username: string; role: Role }) =>
-    app.jwt.sign({ sub: String(u.id), username: u.username, role: u.role });
+  const tokenFor = (u: { id: number; username: string; role: Role; tokenVersion?: number }) =>
+    app.issueToken({ ...u, tokenVersion: u.tokenVersion ?? 0 }).token;
   for (const role of ['user', 'approver', 'admin'] as const) {
     users[role] = await createUser(tdb.db, { username: `test-${role}`, password: PASSWORD, role });
     tokens[role] = tokenFor(users[role]);
@@ -66,7 +66,7 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export function expiredToken(user: { id: number; username: string; role: Role }, secret = JWT_SECRET): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: String(user.id), username: user.username, role: user.role, iat: now - 7200, exp: now - 3600 })}`;
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: String(user.id), username: user.username, role: user.role, ver: 0, jti: '00000000-0000-4000-8000-000000000000', iat: now - 7200, exp: now - 3600 })}`;
   return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
 }
 

@@ -15,7 +15,7 @@ import {
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await setupApp({ LOGIN_RATE_LIMIT: '1000' });
+  t = await setupApp({ LOGIN_RATE_LIMIT: '1000', LOGIN_RATE_LIMIT_PER_ADDRESS: '1000' });
 });
 afterAll(async () => t?.close());
 

@@ -19,7 +19,7 @@ Usage:
   spm login [--url URL] [--username NAME] [--password-stdin | --token TOKEN]
   spm logout
   spm submit [LOCKFILE] [--wait] [--timeout S] [--fail-on rejected,pending] [--sarif FILE]
-             [--name APP] [--app-version V]
+             [--name APP] [--app-version V] [--priority urgent|high|normal|low]
   spm status REQUEST [--wait] [--timeout S] [--fail-on ...] [--sarif FILE]
   spm report PACKAGE            PACKAGE is name@version or a package id
   spm approve PACKAGE... [--reason TEXT]     (approvers and admins)
@@ -34,6 +34,7 @@ Options for every command:
 
 LOCKFILE defaults to the first of package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml
 found in the current folder. --fail-on defaults to rejected,pending (none: only errors fail).
+--priority: users may choose normal (default) or low; approvers and admins also high or urgent.
 
 Exit codes:
   0  everything allowed (approved or published)
@@ -58,6 +59,7 @@ const OPTIONS = {
   all: { type: 'boolean', default: false },
   name: { type: 'string' },
   'app-version': { type: 'string' },
+  priority: { type: 'string' },
   reason: { type: 'string' },
 } as const;
 
@@ -65,7 +67,7 @@ const OPTIONS = {
 const ACCEPTS: Record<string, readonly string[]> = {
   login: ['username', 'password-stdin'],
   logout: [],
-  submit: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all', 'name', 'app-version'],
+  submit: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all', 'name', 'app-version', 'priority'],
   status: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all'],
   report: [],
   approve: ['reason'],
@@ -130,6 +132,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         ...parseWaitOptions(values),
         name: values.name,
         appVersion: values['app-version'],
+        priority: values.priority,
       });
     case 'status':
       extra(1);

@@ -156,7 +156,7 @@ export async function submit(
   io: Io,
   common: Common,
   file: string | undefined,
-  opts: WaitOptions & { name?: string | undefined; appVersion?: string | undefined },
+  opts: WaitOptions & { name?: string | undefined; appVersion?: string | undefined; priority?: string | undefined },
 ): Promise<number> {
   const path = await findLockfile(io.cwd, file);
   let bytes: Buffer;
@@ -169,6 +169,12 @@ export async function submit(
   const query = new URLSearchParams();
   if (opts.name) query.set('application_name', opts.name);
   if (opts.appVersion) query.set('application_version', opts.appVersion);
+  if (opts.priority) {
+    if (!['urgent', 'high', 'normal', 'low'].includes(opts.priority)) {
+      throw usageError(`--priority takes urgent, high, normal or low, not "${opts.priority}".`);
+    }
+    query.set('priority', opts.priority);
+  }
   const qs = query.size > 0 ? `?${query}` : '';
   const contentType = path.endsWith('.json') ? 'application/json' : 'text/plain';
   const up = (await api.request<UploadAnswer>('POST', `/api/packages/upload${qs}`, { body: bytes, contentType })).body;

@@ -2,12 +2,16 @@ import { Migrator, type MigrationProvider, type Migration, type MigrationResultS
 import type { DB } from './db.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0004 from './migrations/0004_lockfiles.js';
+import * as m0005 from './migrations/0005_access.js';
 import * as m0006 from './migrations/0006_policy.js';
+import * as m0009 from './migrations/0009_priority.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0004_lockfiles': m0004,
+  '0005_access': m0005,
   '0006_policy': m0006,
+  '0009_priority': m0009,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -19,8 +19,17 @@ export interface UsersTable {
   password_hash: string;
   role: Role;
   disabled: Generated<boolean>;
+  /** Raised by a password change, disabling and a role change: tokens signed with an older version are refused. */
+  token_version: Generated<number>;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
+}
+
+/** Tokens ended by logout, until they would have expired anyway (migration 0005). */
+export interface RevokedTokensTable {
+  jti: string;
+  user_id: number;
+  expires_at: Timestamp;
 }
 
 export interface SupportedLicensesTable {
@@ -42,6 +51,8 @@ export interface RequestsTable {
   lockfile: Json;
   lockfile_version: number;
   lockfile_format: ColumnType<LockfileFormat, LockfileFormat | undefined, LockfileFormat>;
+  /** Lower runs sooner (see PRIORITIES in vocabulary); the packages' claim order follows it. */
+  priority: Generated<number>;
   package_count: number;
   new_count: number;
   existing_count: number;
@@ -243,6 +254,7 @@ export interface Database {
   advisory_affected: AdvisoryAffectedTable;
   workers: WorkersTable;
   audit_log: AuditLogTable;
+  revoked_tokens: RevokedTokensTable;
   policy_versions: PolicyVersionsTable;
   waivers: WaiversTable;
   policy_changes: PolicyChangesTable;

@@ -21,6 +21,22 @@ export const SESSION_COOKIE = 'spm_session';
 export const CSRF_COOKIE = 'spm_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
+/**
+ * Request priorities by name, and the number stored (lower is claimed sooner). Users may submit at
+ * normal or low; approvers and admins at any.
+ */
+export const PRIORITIES = { urgent: -20, high: -10, normal: 0, low: 10 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
+export const PRIORITY_NAMES = Object.keys(PRIORITIES) as PriorityName[];
+
+/** The name of a stored priority (the nearest named level at or below its urgency). */
+export function priorityName(value: number): PriorityName {
+  if (value <= PRIORITIES.urgent) return 'urgent';
+  if (value <= PRIORITIES.high) return 'high';
+  if (value <= PRIORITIES.normal) return 'normal';
+  return 'low';
+}
+
 /** Account roles, least first: each can do what the ones before it can. */
 export const ROLES = ['user', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createDb, createUser, type Role } from '@spm/db';
+import { createDb, createUser, passwordProblem, type Role } from '@spm/db';
 import { loadConfig } from '../config.js';
 
 const USAGE =
@@ -43,8 +43,9 @@ async function main(): Promise<number> {
   // Only DATABASE_URL matters here; the server's other settings are not required.
   const config = loadConfig({ ...process.env, NODE_ENV: 'development', LOG_FORMAT: 'json' });
   const password = process.env.SPM_PASSWORD ?? (await readStdinLine());
-  if (password.length < 8 || password.length > 1024) {
-    process.stderr.write('password must be 8 to 1024 characters\n');
+  const problem = passwordProblem(password, values.username);
+  if (problem !== null) {
+    process.stderr.write(`password not accepted: ${problem}\n`);
     return 65;
   }
   const { db } = createDb({ connectionString: config.databaseUrl, max: 1, applicationName: 'spm-create-user' });

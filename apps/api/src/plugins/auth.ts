@@ -1,16 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import cookie from '@fastify/cookie';
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, findActiveUser, hasRole, type Role } from '@spm/db';
+import { AppError, findSessionUser, hasRole, revokeToken, type Role } from '@spm/db';
 import { requestToken } from '../session.js';
 import type { AuthUser, TokenPayload } from '../types.js';
 
 export { hasRole };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
- * JWT authentication and role checks. Tokens are HS256 with an expiry; on every request the user row is
- * read again (one indexed lookup) so a disabled user or a changed role takes effect at once. Every route
+ * JWT authentication and role checks. Tokens are HS256 and must carry `exp`, an id (`jti`) and the user's
+ * token version (`ver`). On every request the user row is read again (one indexed lookup, with the
+ * revocation list) so a disabled user, a changed role or password, or a logout takes effect at once; the
+ * bearer header and the web app's cookie are two ways of sending the same token, checked here alike. Every route
  * under /api/ must declare `config.access` ('public' or the least role); a route that forgets is refused
  * when it is added, so no route can be open by accident.
  */
@@ -19,7 +24,31 @@ export default fp(
     await app.register(jwt, {
       secret: app.config.jwtSecret,
       sign: { expiresIn: app.config.jwtExpiresIn, algorithm: 'HS256' },
-      verify: { algorithms: ['HS256'] },
+      verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub', 'jti', 'ver'] },
+    });
+
+    app.decorate('issueToken', (user: { id: number; username: string; role: Role; tokenVersion: number }) => {
+      const token = app.jwt.sign({
+        sub: String(user.id),
+        username: user.username,
+        role: user.role,
+        ver: user.tokenVersion,
+        jti: randomUUID(),
+      });
+      const { exp } = app.jwt.decode<{ exp: number }>(token)!;
+      return { token, expiresAt: new Date(exp * 1000) };
+    });
+
+    app.decorate('endToken', async (token: string) => {
+      let payload: TokenPayload & { exp: number };
+      try {
+        payload = app.jwt.verify<TokenPayload & { exp: number }>(token);
+      } catch {
+        return;
+      }
+      const id = Number(payload.sub);
+      if (!UUID.test(String(payload.jti)) || !Number.isSafeInteger(id) || id <= 0 || id > 2147483647) return;
+      await revokeToken(app.db, { jti: payload.jti, userId: id, expiresAt: new Date(payload.exp * 1000) });
     });
 
     await app.register(cookie);
@@ -36,9 +65,9 @@ export default fp(
           },
         );
       }
-      let payload: TokenPayload;
+      let payload: TokenPayload & { exp: number };
       try {
-        payload = app.jwt.verify<TokenPayload>(token);
+        payload = app.jwt.verify<TokenPayload & { exp: number }>(token);
       } catch (err) {
         const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED';
         throw new AppError(
@@ -48,14 +77,31 @@ export default fp(
         );
       }
       const id = Number(payload.sub);
-      const user =
-        Number.isSafeInteger(id) && id > 0 && id <= 2147483647 ? await findActiveUser(app.db, id) : undefined;
-      if (!user) {
+      const wellFormed =
+        Number.isSafeInteger(id) &&
+        id > 0 &&
+        id <= 2147483647 &&
+        UUID.test(String(payload.jti)) &&
+        Number.isInteger(payload.ver);
+      if (!wellFormed) {
+        throw new AppError('ERR_UNAUTHORIZED', 'The token is invalid: log in again.', { status: 401 });
+      }
+      const found = await findSessionUser(app.db, id, payload.jti);
+      if (!found) {
         throw new AppError('ERR_UNAUTHORIZED', 'The account behind this token no longer exists or is disabled.', {
           status: 401,
         });
       }
+      if (found.revoked || found.tokenVersion !== payload.ver) {
+        throw new AppError(
+          'ERR_TOKEN_REVOKED',
+          'This token was ended (logout, a password or role change, or the account was disabled): log in again.',
+          { status: 401 },
+        );
+      }
+      const user: AuthUser = { id: found.id, username: found.username, role: found.role };
       request.user = user;
+      request.authToken = { jti: payload.jti, expiresAt: new Date(payload.exp * 1000) };
       return user;
     };
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError, createUser, getUser, listUsers, updateUser } from '@spm/db';
+import { AppError, assertPasswordPolicy, createUser, getUser, listUsers, updateUser } from '@spm/db';
 import { audit } from '../audit.js';
 import { authErrors, UserIdParam } from '../schemas/common.js';
 import { Password, RoleSchema, UserSchema, Username, userJson } from '../schemas/users.js';
@@ -39,6 +39,7 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      assertPasswordPolicy(request.body.password, request.body.username);
       const user = await createUser(app.db, request.body);
       await audit(request, 'user.create', { type: 'user', id: user.id }, { username: user.username, role: user.role });
       return reply.code(201).send(userJson(user));
@@ -68,6 +69,7 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const before = await getUser(app.db, request.params.id);
       if (!before) throw new AppError('ERR_USER_NOT_FOUND', `No user with id ${request.params.id}.`, { status: 404 });
+      if (request.body.password !== undefined) assertPasswordPolicy(request.body.password, before.username);
       const user = await updateUser(app.db, request.params.id, request.body);
       if (!user) throw new AppError('ERR_USER_NOT_FOUND', `No user with id ${request.params.id}.`, { status: 404 });
       const changes: Record<string, unknown> = {};

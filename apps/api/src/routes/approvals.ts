@@ -7,6 +7,7 @@ import {
   listPendingApprovals,
   PENDING_SORTS,
   type Decision,
+  type FourEyes,
 } from '@spm/db';
 import { revalidateGets } from '../plugins/revalidate.js';
 import {
@@ -30,17 +31,45 @@ const DecisionSchema = Type.Object({
   package_id: Type.Integer(),
   outcome: Type.Union([Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('skipped')]),
   status: Type.String({ description: 'The status after the decision (or the current one when skipped)' }),
+  rule: Type.Optional(
+    Type.Literal('ERR_FOUR_EYES', { description: 'Skipped by the four-eyes rule: only you requested this package' }),
+  ),
 });
+const OverrideFourEyes = Type.Optional(
+  Type.Boolean({
+    description: 'Admins only: approve packages only you requested (four eyes), with a reason; audited',
+  }),
+);
 
 function decisionJson(d: Decision) {
-  return { package_id: d.packageId, outcome: d.outcome, status: d.status };
+  return { package_id: d.packageId, outcome: d.outcome, status: d.status, ...(d.rule ? { rule: d.rule } : {}) };
 }
 
 const TOP_FINDINGS = 5;
 
+/**
+ * The four-eyes rule for one approval request: off when APPROVAL_FOUR_EYES=false; an override only for an
+ * admin who asks for it with a reason of their own (403 ERR_FORBIDDEN / 400 ERR_REASON_REQUIRED otherwise).
+ */
+function fourEyesRule(
+  enabled: boolean,
+  request: { user: { role: string }; body: { reason?: string; override_four_eyes?: boolean } },
+): FourEyes {
+  if (request.body.override_four_eyes !== true) return enabled ? 'enforce' : 'off';
+  if (request.user.role !== 'admin') {
+    throw new AppError('ERR_FORBIDDEN', 'Only an admin may override the four-eyes rule.', { status: 403 });
+  }
+  if (!request.body.reason?.trim()) {
+    throw new AppError('ERR_REASON_REQUIRED', 'Overriding the four-eyes rule needs a reason.', { status: 400 });
+  }
+  return enabled ? 'override' : 'off';
+}
+
 /** Approver and admin review under /api/approvals: pending list, approve or reject one, batch decisions. */
 const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
+  const fourEyesFor = (request: Parameters<typeof fourEyesRule>[1]) =>
+    fourEyesRule(app.config.approvalFourEyes, request);
   await revalidateGets(app);
 
   app.get(
@@ -145,13 +174,14 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     (decision: 'approve' | 'reject') =>
     async (request: {
       params: { packageId: number };
-      body: { reason?: string };
-      user: { id: number; username: string };
+      body: { reason?: string; override_four_eyes?: boolean };
+      user: { id: number; username: string; role: string };
       ip: string;
     }) => {
       const id = request.params.packageId;
       const reason = request.body.reason ?? (decision === 'approve' ? 'approved' : undefined);
       if (!reason) throw new AppError('ERR_REASON_REQUIRED', 'A rejection needs a reason.', { status: 400 });
+      const fourEyes = fourEyesFor(request);
       const statuses = await getPackageStatuses(app.db, [id]);
       if (!statuses.has(id)) throw new AppError('ERR_PACKAGE_NOT_FOUND', `No package with id ${id}.`, { status: 404 });
       const [d] = await decidePackages(app.db, {
@@ -161,7 +191,16 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         username: request.user.username,
         reason,
         ip: request.ip,
+        fourEyes,
       });
+      if (d?.rule === 'ERR_FOUR_EYES') {
+        throw new AppError(
+          'ERR_FOUR_EYES',
+          `Four eyes: you are the only requestor of package ${id}, so another approver must approve it` +
+            (request.user.role === 'admin' ? ' (or override with "override_four_eyes": true and a reason).' : '.'),
+          { status: 403 },
+        );
+      }
       if (!d || d.outcome === 'skipped') {
         throw new AppError(
           'ERR_NOT_PENDING',
@@ -190,7 +229,9 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
           security,
           params: Type.Object({ packageId: IdParam }),
           body: Type.Object(
-            { reason: decision === 'approve' ? Type.Optional(Reason) : Reason },
+            decision === 'approve'
+              ? { reason: Type.Optional(Reason), override_four_eyes: OverrideFourEyes }
+              : { reason: Reason },
             { additionalProperties: false },
           ),
           response: { 200: DecisionSchema, ...authErrors(404, 409) },
@@ -213,6 +254,7 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
             package_ids: Type.Array(IdParam, { minItems: 1, maxItems: 1000 }),
             decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
             reason: Type.Optional(Reason),
+            override_four_eyes: OverrideFourEyes,
           },
           { additionalProperties: false },
         ),
@@ -231,6 +273,7 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { package_ids, decision } = request.body;
       const reason = request.body.reason ?? (decision === 'approve' ? 'approved' : undefined);
       if (!reason) throw new AppError('ERR_REASON_REQUIRED', 'A rejection needs a reason.', { status: 400 });
+      const fourEyes = fourEyesFor(request);
       const results = await decidePackages(app.db, {
         packageIds: package_ids,
         decision,
@@ -238,6 +281,7 @@ const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         username: request.user.username,
         reason,
         ip: request.ip,
+        fourEyes: decision === 'approve' ? fourEyes : 'off',
       });
       return {
         results: results.map(decisionJson),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import { AppError, findUserForLogin, getUser, verifyPassword } from '@spm/db';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, findUserForLogin, getUser, revokeToken, verifyPassword } from '@spm/db';
 import { audit } from '../audit.js';
 import { clearSessionCookies, CSRF_COOKIE, SESSION_COOKIE, setSessionCookies } from '../session.js';
 import { authErrors, errors, Timestamp } from '../schemas/common.js';
@@ -20,10 +20,12 @@ const Credentials = Type.Object(
 const SessionUser = Type.Object({ id: Type.Integer(), username: Type.String(), role: RoleSchema });
 
 /**
- * POST /api/auth/login (a bearer token for scripts), POST and DELETE /api/auth/session (the web app's
- * httpOnly session cookie; see session.ts) and GET /api/auth/me.
+ * POST /api/auth/login (a bearer token for scripts), POST /api/auth/logout, POST and DELETE
+ * /api/auth/session (the web app's httpOnly session cookie; see session.ts) and GET /api/auth/me.
  */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Two limits on sign-in: per address and username (guessing one account's password), and per address
+  // alone (one address trying a common password against many accounts). Both answer 429 with Retry-After.
   const loginRateLimit = {
     max: app.config.loginRateLimit,
     timeWindow: 60_000,
@@ -33,6 +35,23 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const username = typeof body?.username === 'string' ? body.username.toLowerCase() : '';
       return `${req.ip}|${username}`;
     },
+  };
+  // createRateLimit, not rateLimit: the plugin runs only one of its own hooks per request.
+  const addressLimit = app.createRateLimit({
+    max: app.config.loginRateLimitPerAddress,
+    timeWindow: 60_000,
+    keyGenerator: (req: FastifyRequest) => `login-address|${req.ip}`,
+  });
+  const perAddressLimit = async (request: FastifyRequest, reply: FastifyReply) => {
+    const r = await addressLimit(request);
+    if (!r.isAllowed && r.isExceeded) {
+      void reply.header('retry-after', String(r.ttlInSeconds));
+      throw new AppError(
+        'ERR_RATE_LIMITED',
+        `Too many sign-in attempts from this address: try again in ${r.ttlInSeconds} seconds.`,
+        { status: 429 },
+      );
+    }
   };
 
   /** Checks a username and password (audited either way); returns the user and a freshly signed token. */
@@ -56,14 +75,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const who = { id: user.id, username: user.username, role: user.role };
     request.user = who;
     await audit(request, 'auth.login', { type: 'user', id: user.id });
-    const token = app.jwt.sign({ sub: String(user.id), username: user.username, role: user.role });
-    return { user: who, token };
+    return { user: who, ...app.issueToken(user) };
   };
 
   app.post(
     '/login',
     {
       config: { access: 'public', rateLimit: loginRateLimit },
+      preHandler: perAddressLimit,
       schema: {
         tags: ['auth'],
         summary: 'Log in: exchange a username and password for a bearer token',
@@ -89,6 +108,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/session',
     {
       config: { access: 'public', rateLimit: loginRateLimit },
+      preHandler: perAddressLimit,
       schema: {
         tags: ['auth'],
         summary: 'Sign in the web app: sets an httpOnly session cookie and returns the CSRF token',
@@ -104,9 +124,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { user, token } = await signIn(request, request.body.username, request.body.password);
-      const { exp } = app.jwt.decode<{ exp: number }>(token)!;
-      const expiresAt = new Date(exp * 1000);
+      const { user, token, expiresAt } = await signIn(request, request.body.username, request.body.password);
       const csrf = setSessionCookies(request, reply, {
         token,
         secret: app.config.jwtSecret,
@@ -123,12 +141,34 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: 'public' },
       schema: {
         tags: ['auth'],
-        summary: 'Sign out of the web app: expires the session cookies',
+        summary: 'Sign out of the web app: ends the session token and expires the session cookies',
         response: { 204: Type.Null({ description: 'Signed out' }), ...errors() },
       },
     },
     async (request, reply) => {
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (cookie) await app.endToken(cookie);
       clearSessionCookies(request, reply, app.config.publicUrl);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log out: ends the token this request is authenticated with (bearer or session cookie)',
+        security: [{ bearerAuth: [] }],
+        response: { 204: Type.Null({ description: 'The token no longer works' }), ...authErrors() },
+      },
+    },
+    async (request, reply) => {
+      const { jti, expiresAt } = request.authToken!;
+      await revokeToken(app.db, { jti, userId: request.user.id, expiresAt });
+      await audit(request, 'auth.logout', { type: 'user', id: request.user.id });
+      if (request.cookies[SESSION_COOKIE]) clearSessionCookies(request, reply, app.config.publicUrl);
       return reply.code(204).send(null);
     },
   );

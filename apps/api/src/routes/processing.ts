@@ -43,9 +43,9 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
             retries: Type.Integer(),
             workers: Type.Array(
               Type.Object({
-                id: Type.String(),
-                hostname: Type.String(),
-                pid: Type.Integer(),
+                id: Type.Optional(Type.String({ description: 'Admins only (it names the host and pid)' })),
+                hostname: Type.Optional(Type.String({ description: 'Admins only' })),
+                pid: Type.Optional(Type.Integer({ description: 'Admins only' })),
                 started_at: Timestamp,
                 last_heartbeat: Timestamp,
                 heartbeat_age_seconds: Type.Number(),
@@ -87,8 +87,13 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => {
-      const [s, timings] = await Promise.all([getProcessingStatus(app.db), getStageTimings(app.db)]);
+    async (request) => {
+      // Least information: plain users see activity on their own requests only; worker hosts and pids are for admins.
+      const role = request.user.role;
+      const [s, timings] = await Promise.all([
+        getProcessingStatus(app.db, role === 'user' ? { requestorId: request.user.id } : {}),
+        getStageTimings(app.db),
+      ]);
       return {
         counts: s.counts,
         total: s.total,
@@ -99,9 +104,7 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stuck_resets: s.stuckResets,
         retries: s.retries,
         workers: s.workers.map((w) => ({
-          id: w.id,
-          hostname: w.hostname,
-          pid: w.pid,
+          ...(role === 'admin' ? { id: w.id, hostname: w.hostname, pid: w.pid } : {}),
           started_at: w.startedAt,
           last_heartbeat: w.lastHeartbeat,
           heartbeat_age_seconds: w.heartbeatAgeSeconds,

@@ -9,6 +9,7 @@ import {
   listRequests,
   progressPercent,
   queryRequestPackages,
+  setRequestPriority,
   SETTLED_STATUSES,
   STAGES,
   type RequestSummary,
@@ -28,6 +29,8 @@ import {
 } from '../schemas/common.js';
 import { Rejection } from '../schemas/packages.js';
 import {
+  allowedPriority,
+  Priority,
   progressOfCounts,
   RequestListQuery,
   RequestPackageSchema,
@@ -124,6 +127,40 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         packages: packages.map(requestPackageJson),
         ...(page ? pageInfo(total, page) : {}),
       };
+    },
+  );
+
+  app.patch(
+    '/requests/:id',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['packages'],
+        summary: "Change a request's priority while its packages wait",
+        description:
+          'Its packages still in the pipeline are re-ranked at once: each runs as soon as the most urgent request ' +
+          'that holds it. The requestor may lower their own request (normal or low); approvers and admins may set ' +
+          'any priority on any request. Audited as `request.priority`.',
+        security,
+        params: Type.Object({ id: IdParam }),
+        body: Type.Object({ priority: Priority }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ request: RequestSchema, repositioned_packages: Type.Integer() }),
+          ...authErrors(403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const r = await visibleRequest(request, request.params.id);
+      const priority = allowedPriority(request.user.role, request.body.priority);
+      const moved = await setRequestPriority(app.db, r.id, priority, {
+        actorId: request.user.id,
+        actorUsername: request.user.username,
+        ip: request.ip,
+        from: r.priority,
+      });
+      const updated = await visibleRequest(request, r.id);
+      return { request: requestJson(updated), repositioned_packages: moved };
     },
   );
 

@@ -5,6 +5,7 @@ import { AppError, enqueueLockfile } from '@spm/db';
 import { LOCKFILE_FORMATS, parseLockfileText, storedLockfile } from '../lockfile/index.js';
 import { assertPlainText } from '../input.js';
 import { authErrors } from '../schemas/common.js';
+import { allowedPriority, Priority } from '../schemas/requests.js';
 
 // The format is told by content, whatever the media type says: JSON for npm, text for yarn.lock and pnpm-lock.yaml.
 const RAW_TYPES = [
@@ -65,12 +66,15 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'application/octet-stream for any format) or as multipart/form-data field `file`. The format is told by ' +
           'content: package-lock v1–v3 and npm-shrinkwrap, yarn.lock v1 and Yarn Berry (2–4), pnpm-lock.yaml 6.x and 9.x. ' +
           'Application name and version come from the lockfile root, or from `application_name` / `application_version` ' +
-          '(query parameters or multipart fields) when the lockfile has none. Answers 202 at once; poll `status_url`.',
+          '(query parameters or multipart fields) when the lockfile has none. `priority` (query) orders its packages in ' +
+          'the queue: users may choose normal or low, approvers and admins also high or urgent. Answers 202 at once; ' +
+          'poll `status_url`.',
         security: [{ bearerAuth: [] }],
         consumes: [...RAW_TYPES, 'multipart/form-data'],
         querystring: Type.Object({
           application_name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
           application_version: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_META })),
+          priority: Type.Optional(Priority),
         }),
         body: Type.Unknown({ description: 'The lockfile (JSON or text), or multipart/form-data with field `file`' }),
         response: {
@@ -92,13 +96,17 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
               description:
                 'Workspaces, links and local folders, bundled dependencies and Yarn patches: not vetted separately',
             }),
+            priority: Priority,
             status_url: Type.String(),
           }),
-          ...authErrors(413, 415),
+          ...authErrors(403, 413, 415),
         },
       },
     },
     async (request, reply) => {
+      // Checked before the body is read: a user asking for urgent gets the 403 whatever the lockfile.
+      const priorityName = request.query.priority ?? 'normal';
+      const priority = allowedPriority(request.user.role, priorityName);
       let text: string;
       let name = request.query.application_name;
       let version = request.query.application_version;
@@ -146,6 +154,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const applicationName = parsed.applicationName ?? name ?? 'unnamed';
       const applicationVersion = parsed.applicationVersion ?? version ?? '0.0.0';
       const result = await enqueueLockfile(app.db, {
+        priority,
         applicationName,
         applicationVersion,
         requestorId: request.user.id,
@@ -162,6 +171,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         application_version: applicationVersion,
         lockfile_format: parsed.format,
         lockfile_version: parsed.lockfileVersion,
+        priority: priorityName,
         package_count: result.packageCount,
         new_packages: result.newCount,
         existing_packages: result.existingCount,

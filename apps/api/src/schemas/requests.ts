@@ -1,7 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import {
   ALL_STATUSES,
+  AppError,
+  hasRole,
   LICENSE_TIERS,
+  PRIORITIES,
+  PRIORITY_NAMES,
+  priorityName,
+  type PriorityName,
+  type Role,
   progressPercent,
   REQUEST_PACKAGE_SORTS,
   REQUEST_STATES,
@@ -19,6 +26,24 @@ const literals = <T extends string>(values: readonly T[], description?: string) 
   );
 
 export const StatusName = literals(ALL_STATUSES);
+
+export const Priority = literals(
+  PRIORITY_NAMES,
+  'Claim priority: urgent, high, normal (default) or low. Users may choose normal or low; approvers and admins any.',
+);
+
+/** The stored number of a named priority, refused (403) when the role may not raise a request that far. */
+export function allowedPriority(role: Role, name: PriorityName): number {
+  const value = PRIORITIES[name];
+  if (value < PRIORITIES.normal && !hasRole(role, 'approver')) {
+    throw new AppError(
+      'ERR_PRIORITY_NOT_ALLOWED',
+      `Only approvers and admins may raise a request's priority above normal (asked: ${name}).`,
+      { status: 403 },
+    );
+  }
+  return value;
+}
 export const LicenseTierFilter = literals([...LICENSE_TIERS, 'unknown'], 'A licence tier, or unknown (no tier)');
 export const MinSeverity = literals(
   SEVERITIES.filter((s) => s !== 'info'),
@@ -33,6 +58,7 @@ export const RequestSchema = Type.Object({
   requestor: Nullable(Type.String()),
   lockfile_format: Type.String({ description: 'npm, yarn-classic, yarn-berry or pnpm' }),
   lockfile_version: Type.Integer(),
+  priority: literals(PRIORITY_NAMES, 'Claim priority of the request'),
   package_count: Type.Integer(),
   new_packages: Type.Integer(),
   existing_packages: Type.Integer(),
@@ -61,6 +87,7 @@ export function requestJson(r: RequestSummary) {
     requestor: r.requestorUsername,
     lockfile_format: r.lockfileFormat,
     lockfile_version: r.lockfileVersion,
+    priority: priorityName(r.priority),
     package_count: r.packageCount,
     new_packages: r.newCount,
     existing_packages: r.existingCount,

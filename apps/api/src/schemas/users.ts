@@ -1,10 +1,15 @@
 import { Type } from '@sinclair/typebox';
-import type { PublicUser } from '@spm/db';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PublicUser } from '@spm/db';
 import { Timestamp } from './common.js';
 
 export const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('approver'), Type.Literal('admin')]);
 export const Username = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]*$' });
-export const Password = Type.String({ minLength: 8, maxLength: 1024 });
+/** Length only; the rest of the password policy (`assertPasswordPolicy`) needs the username and runs in the handler. */
+export const Password = Type.String({
+  minLength: MIN_PASSWORD_LENGTH,
+  maxLength: MAX_PASSWORD_LENGTH,
+  description: `At least ${MIN_PASSWORD_LENGTH} characters, not a common password, not containing the username`,
+});
 
 export const UserSchema = Type.Object({
   id: Type.Integer(),

@@ -263,9 +263,10 @@ export interface ProcessingStatus {
   stuck_resets: number;
   retries: number;
   workers: Array<{
-    id: string;
-    hostname: string;
-    pid: number;
+    /** id, hostname and pid: admins only. */
+    id?: string;
+    hostname?: string;
+    pid?: number;
     started_at: string;
     last_heartbeat: string;
     heartbeat_age_seconds: number;

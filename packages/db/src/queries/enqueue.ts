@@ -29,6 +29,8 @@ export interface EnqueueInput {
   lockfileFormat?: LockfileFormat;
   lockfileVersion: number;
   packages: LockfilePackage[];
+  /** Claim priority of the request (lower runs sooner; default 0, normal). */
+  priority?: number;
   /** When given, the upload is recorded in audit_log in the same transaction (action `request.upload`). */
   audit?: { ip: string | null };
 }
@@ -63,6 +65,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
   }
   const pkgs = [...seen.values()];
   const payload = JSON.stringify(pkgs);
+  const priority = input.priority ?? 0;
 
   return db.transaction().execute(async (trx) => {
     const req = await trx
@@ -74,6 +77,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         lockfile: typeof input.lockfile === 'string' ? input.lockfile : JSON.stringify(input.lockfile),
         lockfile_version: input.lockfileVersion,
         lockfile_format: input.lockfileFormat ?? 'npm',
+        priority,
         package_count: pkgs.length,
         new_count: 0,
         existing_count: 0,
@@ -93,7 +97,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         ON CONFLICT (name, version) DO NOTHING
         RETURNING id
       ), st AS (
-        INSERT INTO package_status (package_id, status) SELECT id, ${Status.Requested} FROM ins
+        INSERT INTO package_status (package_id, status, priority) SELECT id, ${Status.Requested}, ${priority}::int FROM ins
       ), ev AS (
         INSERT INTO package_events (package_id, from_status, to_status, actor, actor_kind, reason)
         SELECT id, NULL, ${Status.Requested}, ${input.actor}, 'user', ${`submitted in request ${requestId}`} FROM ins
@@ -112,7 +116,13 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         SELECT ${requestId}, p.id, CASE WHEN p.id = ANY(${newIds}::bigint[]) THEN 'new' ELSE 'existing' END,
                i.dev, i.optional, i."yarnChecksum"
         FROM input i JOIN packages p ON p.name = i.name AND p.version = i.version
-        RETURNING link
+        RETURNING link, package_id
+      ), prio AS (
+        -- A package already waiting in the queue runs as soon as the most urgent request holding it.
+        UPDATE package_status ps SET priority = ${priority}::int
+        FROM links l
+        WHERE ps.package_id = l.package_id AND l.link = 'existing' AND ps.priority > ${priority}::int
+          AND ps.status NOT IN (${Status.Published}, ${Status.Rejected})
       ), counts AS (
         SELECT count(*) FILTER (WHERE link = 'new')::int AS new_count,
                count(*) FILTER (WHERE link = 'existing')::int AS existing_count

@@ -11,6 +11,8 @@ export interface RequestSummary {
   requestorUsername: string | null;
   lockfileFormat: LockfileFormat;
   lockfileVersion: number;
+  /** Lower runs sooner (PRIORITIES in vocabulary). */
+  priority: number;
   packageCount: number;
   newCount: number;
   existingCount: number;
@@ -27,6 +29,7 @@ interface SummaryRow {
   requestor_username: string | null;
   lockfile_format: LockfileFormat;
   lockfile_version: number;
+  priority: number;
   package_count: number;
   new_count: number;
   existing_count: number;
@@ -43,6 +46,7 @@ function toSummary(r: SummaryRow): RequestSummary {
     requestorUsername: r.requestor_username,
     lockfileFormat: r.lockfile_format,
     lockfileVersion: r.lockfile_version,
+    priority: r.priority,
     packageCount: r.package_count,
     newCount: r.new_count,
     existingCount: r.existing_count,
@@ -53,7 +57,7 @@ function toSummary(r: SummaryRow): RequestSummary {
 
 const summarySelect = sql`
   SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
-         r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at,
+         r.lockfile_format, r.lockfile_version, r.priority, r.package_count, r.new_count, r.existing_count, r.created_at,
          (SELECT jsonb_object_agg(s.status, s.n) FROM (
             SELECT ps.status, count(*)::int AS n
             FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
@@ -240,7 +244,8 @@ export async function requestsIncluding(
 ): Promise<Array<Omit<RequestSummary, 'statusCounts'> & { link: 'new' | 'existing' }>> {
   const res = await sql<Omit<SummaryRow, 'status_counts'> & { link: 'new' | 'existing' }>`
     SELECT r.id, r.application_name, r.application_version, r.requestor_id, u.username AS requestor_username,
-           r.lockfile_format, r.lockfile_version, r.package_count, r.new_count, r.existing_count, r.created_at, rp.link
+           r.lockfile_format, r.lockfile_version, r.priority, r.package_count, r.new_count, r.existing_count,
+           r.created_at, rp.link
     FROM request_packages rp JOIN requests r ON r.id = rp.request_id LEFT JOIN users u ON u.id = r.requestor_id
     WHERE rp.package_id = ${packageId}
       ${opts.requestorId === undefined ? sql`` : sql`AND r.requestor_id = ${opts.requestorId}`}
@@ -250,5 +255,49 @@ export async function requestsIncluding(
   return res.rows.map((r) => {
     const { statusCounts: _ignored, ...rest } = toSummary({ ...r, status_counts: null });
     return { ...rest, link: r.link };
+  });
+}
+
+/**
+ * Changes a request's priority and re-ranks its packages still in the pipeline: each takes the most
+ * urgent priority of the requests that hold it (a package shared with an urgent request stays urgent).
+ * Published and Rejected packages keep theirs. Returns the number of packages re-ranked.
+ */
+export async function setRequestPriority(
+  db: DB,
+  requestId: number,
+  priority: number,
+  audit: { actorId: number; actorUsername: string; ip: string | null; from: number },
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    await trx.updateTable('requests').set({ priority }).where('id', '=', requestId).execute();
+    const res = await sql<{ n: number }>`
+      WITH ranked AS (
+        SELECT rp.package_id, min(r.priority) AS priority
+        FROM request_packages rp JOIN requests r ON r.id = rp.request_id
+        WHERE rp.package_id IN (SELECT package_id FROM request_packages WHERE request_id = ${requestId})
+        GROUP BY rp.package_id
+      ), upd AS (
+        UPDATE package_status ps SET priority = ranked.priority
+        FROM ranked
+        WHERE ps.package_id = ranked.package_id AND ps.priority <> ranked.priority
+          AND ps.status NOT IN (${Status.Published}, ${Status.Rejected})
+        RETURNING 1
+      )
+      SELECT count(*)::int AS n FROM upd
+    `.execute(trx);
+    await trx
+      .insertInto('audit_log')
+      .values({
+        actor_id: audit.actorId,
+        actor_username: audit.actorUsername,
+        action: 'request.priority',
+        target_type: 'request',
+        target_id: String(requestId),
+        details: JSON.stringify({ from: audit.from, to: priority }),
+        ip: audit.ip,
+      })
+      .execute();
+    return res.rows[0]!.n;
   });
 }

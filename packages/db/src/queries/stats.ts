@@ -43,7 +43,12 @@ export interface ProcessingStatus {
 /** Everything the processing-status endpoint shows, in a handful of reads. */
 export async function getProcessingStatus(
   db: DB,
-  opts: { recentLimit?: number; workerAliveSeconds?: number } = {},
+  opts: {
+    recentLimit?: number;
+    workerAliveSeconds?: number;
+    /** Only activity on packages of this user's requests (a plain user sees their own, nobody else's). */
+    requestorId?: number;
+  } = {},
 ): Promise<ProcessingStatus> {
   const aliveSeconds = opts.workerAliveSeconds ?? 60;
   const [counts, queue, workers, recent] = await Promise.all([
@@ -99,6 +104,18 @@ export async function getProcessingStatus(
         'e.reason',
         'e.created_at',
       ])
+      .$if(opts.requestorId !== undefined, (qb) =>
+        qb.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('request_packages as rp')
+              .innerJoin('requests as r', 'r.id', 'rp.request_id')
+              .select('rp.package_id')
+              .whereRef('rp.package_id', '=', 'e.package_id')
+              .where('r.requestor_id', '=', opts.requestorId!),
+          ),
+        ),
+      )
       .orderBy('e.id', 'desc')
       .limit(opts.recentLimit ?? 20)
       .execute(),

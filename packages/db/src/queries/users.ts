@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from '../db.js';
 import type { Role } from '../schema.js';
 import { AppError } from '../errors.js';
@@ -9,17 +10,20 @@ export interface PublicUser {
   username: string;
   role: Role;
   disabled: boolean;
+  /** Tokens carry it; raised when they must all end (never shown to clients). */
+  tokenVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const publicColumns = ['id', 'username', 'role', 'disabled', 'created_at', 'updated_at'] as const;
+const publicColumns = ['id', 'username', 'role', 'disabled', 'token_version', 'created_at', 'updated_at'] as const;
 
 function toPublic(r: {
   id: number;
   username: string;
   role: Role;
   disabled: boolean;
+  token_version: number;
   created_at: Date;
   updated_at: Date;
 }): PublicUser {
@@ -28,35 +32,35 @@ function toPublic(r: {
     username: r.username,
     role: r.role,
     disabled: r.disabled,
+    tokenVersion: r.token_version,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
-/** The row login needs (with the hash). Username match is exact. */
+/** The row login needs (with the hash). Usernames match regardless of case (they are unique that way). */
 export async function findUserForLogin(
   db: DB,
   username: string,
-): Promise<{ id: number; username: string; role: Role; disabled: boolean; passwordHash: string } | undefined> {
+): Promise<
+  | { id: number; username: string; role: Role; disabled: boolean; tokenVersion: number; passwordHash: string }
+  | undefined
+> {
   const r = await db
     .selectFrom('users')
-    .select(['id', 'username', 'role', 'disabled', 'password_hash'])
-    .where('username', '=', username)
+    .select(['id', 'username', 'role', 'disabled', 'token_version', 'password_hash'])
+    .where(sql`lower(username)`, '=', username.toLowerCase())
     .executeTakeFirst();
-  return r && { id: r.id, username: r.username, role: r.role, disabled: r.disabled, passwordHash: r.password_hash };
-}
-
-/** The cheap per-request check behind every authenticated route: current role and whether the account is disabled. */
-export async function findActiveUser(
-  db: DB,
-  id: number,
-): Promise<{ id: number; username: string; role: Role } | undefined> {
-  return db
-    .selectFrom('users')
-    .select(['id', 'username', 'role'])
-    .where('id', '=', id)
-    .where('disabled', '=', false)
-    .executeTakeFirst();
+  return (
+    r && {
+      id: r.id,
+      username: r.username,
+      role: r.role,
+      disabled: r.disabled,
+      tokenVersion: r.token_version,
+      passwordHash: r.password_hash,
+    }
+  );
 }
 
 export async function getUser(db: DB, id: number): Promise<PublicUser | undefined> {
@@ -69,22 +73,36 @@ export async function listUsers(db: DB): Promise<PublicUser[]> {
   return rows.map(toPublic);
 }
 
-/** Creates a user with a scrypt-hashed password. Throws AppError ERR_USER_EXISTS (409) for a taken username. */
+/**
+ * Creates a user with a scrypt-hashed password. Throws AppError ERR_USER_EXISTS (409) when the name is taken,
+ * regardless of case (`Alice` beside `alice` is refused: the unique index on lower(username) decides).
+ */
 export async function createUser(db: DB, u: { username: string; password: string; role: Role }): Promise<PublicUser> {
   const passwordHash = await hashPassword(u.password);
-  const r = await db
-    .insertInto('users')
-    .values({ username: u.username, password_hash: passwordHash, role: u.role })
-    .onConflict((oc) => oc.column('username').doNothing())
-    .returning(publicColumns)
-    .executeTakeFirst();
-  if (!r) throw new AppError('ERR_USER_EXISTS', `A user named "${u.username}" already exists.`, { status: 409 });
-  return toPublic(r);
+  try {
+    const r = await db
+      .insertInto('users')
+      .values({ username: u.username, password_hash: passwordHash, role: u.role })
+      .returning(publicColumns)
+      .executeTakeFirstOrThrow();
+    return toPublic(r);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '23505') {
+      throw new AppError(
+        'ERR_USER_EXISTS',
+        `A user named "${u.username}" already exists (usernames are compared regardless of case).`,
+        { status: 409 },
+      );
+    }
+    throw err;
+  }
 }
 
 /**
  * Changes a user's role, disabled flag or password. Refuses (409 ERR_LAST_ADMIN) to leave the system
  * without an enabled admin; the check and the write happen in one transaction with the admins locked.
+ * A new password, disabling and a changed role raise the token version, which ends every token issued
+ * before (enabling again does not lower it, so old tokens stay dead).
  */
 export async function updateUser(
   db: DB,
@@ -106,6 +124,10 @@ export async function updateUser(
       .where('id', '=', id)
       .executeTakeFirst();
     if (!current) return undefined;
+    const endsTokens =
+      passwordHash !== undefined ||
+      (patch.disabled === true && !current.disabled) ||
+      (patch.role !== undefined && patch.role !== current.role);
     const losesAdmin =
       current.role === 'admin' &&
       !current.disabled &&
@@ -121,6 +143,7 @@ export async function updateUser(
         ...(patch.role !== undefined ? { role: patch.role } : {}),
         ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
         ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
+        ...(endsTokens ? { token_version: sql<number>`token_version + 1` } : {}),
         updated_at: eb.fn('now'),
       }))
       .where('id', '=', id)

@@ -167,7 +167,7 @@ function PasswordForm({ busy, onSubmit, onCancel }: { busy: boolean; onSubmit(p:
           id="reset-password"
           type="password"
           autoComplete="new-password"
-          minLength={8}
+          minLength={12}
           required
           value={password}
           onChange={(e) => setPassword(e.target.value)}
