@@ -50,7 +50,8 @@ function Show-Workers {
   if (-not $s.workers -or $s.workers.Count -eq 0) { Write-Host '  none registered' }
   foreach ($w in $s.workers) {
     $alive = if ($w.alive) { 'alive' } else { 'NOT ALIVE' }
-    Write-Host ("  {0} on {1} (pid {2}): {3}, heartbeat {4:N1} s ago, {5} in flight" -f $w.id, $w.hostname, $w.pid, $alive, $w.heartbeat_age_seconds, $w.in_flight)
+    $who = if ($w.hostname) { "{0} on {1} (pid {2})" -f $w.id, $w.hostname, $w.pid } else { "a worker (host shown to admins only)" }
+    Write-Host ("  {0}: {1}, heartbeat {2:N1} s ago, {3} in flight" -f $who, $alive, $w.heartbeat_age_seconds, $w.in_flight)
   }
   Write-Host ("  queue depth {0}, in progress {1}, stuck resets {2}, retries {3}" -f $s.queue_depth, $s.in_progress, $s.stuck_resets, $s.retries)
 }

@@ -73,7 +73,7 @@ print_workers() {
   fi
   echo
   echo "Workers:"
-  json '(j.workers.length ? j.workers.map((w) => `  ${w.id} on ${w.hostname} (pid ${w.pid}): ${w.alive ? "alive" : "NOT ALIVE"}, heartbeat ${w.heartbeat_age_seconds.toFixed(1)} s ago, ${w.in_flight} in flight`).join("\n") : "  none registered") + `\n  queue depth ${j.queue_depth}, in progress ${j.in_progress}, stuck resets ${j.stuck_resets}, retries ${j.retries}`' <"$TMP/body"
+  json '(j.workers.length ? j.workers.map((w, i) => `  ${w.hostname ? `${w.id} on ${w.hostname} (pid ${w.pid})` : `worker ${i + 1} (host shown to admins only)`}: ${w.alive ? "alive" : "NOT ALIVE"}, heartbeat ${w.heartbeat_age_seconds.toFixed(1)} s ago, ${w.in_flight} in flight`).join("\n") : "  none registered") + `\n  queue depth ${j.queue_depth}, in progress ${j.in_progress}, stuck resets ${j.stuck_resets}, retries ${j.retries}`' <"$TMP/body"
   echo
 }
 
