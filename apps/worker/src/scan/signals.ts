@@ -10,7 +10,7 @@ const MAX_JS_BYTES = 5 * 1024 * 1024;
 const MAX_PER_ID = 20;
 const MAX_INSTALL_FILES = 25;
 
-const DOWNLOADERS = new Set([
+export const DOWNLOADERS = new Set([
   'curl',
   'wget',
   'fetch',
@@ -27,7 +27,7 @@ const DOWNLOADERS = new Set([
   'ftp',
   'scp',
 ]);
-const INTERPRETERS = new Set([
+export const INTERPRETERS = new Set([
   'sh',
   'bash',
   'zsh',
