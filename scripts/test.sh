@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything a change must pass, from a fresh clone with only Node 20.19+ (and git): installs pnpm if
 # missing, installs the dependencies exactly as locked, builds, typechecks, lints, checks the compose
-# files, then runs the unit tests (with the web app's component tests) and the integration tests (with the
-# browser tests, in Debian's Chromium, installed here as root in CI). Integration tests need PostgreSQL:
+# files and the alert rules (promtool), then runs the unit tests (with the web app's component tests) and
+# the integration tests (with the browser tests, in Debian's Chromium, installed here as root in CI). Integration tests need PostgreSQL:
 # DATABASE_URL, else a local server on 127.0.0.1:5432 (started if installed but stopped), else testcontainers.
 # Ends with one line: "tests: N passed, N failed[, N skipped]".
 set -euo pipefail
@@ -21,6 +21,8 @@ log "pnpm lint"
 pnpm lint
 log "compose files and Dockerfiles"
 check_compose
+log "Prometheus alert rules"
+check_alerts
 
 log "PostgreSQL for the integration tests"
 find_database

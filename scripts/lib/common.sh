@@ -119,6 +119,28 @@ check_compose() {
   fi
 }
 
+# The Prometheus alert rules (docker/prometheus/alerts.yml): `promtool check rules`, then the rule tests
+# (alerts.test.yml). promtool comes with Debian's prometheus package, installed as root in CI; elsewhere
+# the check is skipped, saying so.
+check_alerts() {
+  local dir="$ROOT/docker/prometheus"
+  if ! command -v promtool >/dev/null && [[ "${CI:-}" == true && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing prometheus (Debian, for promtool) to check the alert rules"
+    { timeout 600 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
+      { timeout 300 apt-get update -qq >/dev/null 2>&1 &&
+        timeout 600 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } ||
+      echo "(apt-get could not install prometheus)"
+  fi
+  if command -v promtool >/dev/null; then
+    (cd "$dir" && promtool check rules alerts.yml && promtool test rules alerts.test.yml)
+  elif [[ "${CI:-}" == true ]]; then
+    echo "promtool is missing: the alert rules cannot be checked" >&2
+    return 1
+  else
+    echo "promtool is not installed (apt-get install prometheus): the alert rules were not checked."
+  fi
+}
+
 # Debian's Chromium for the browser tests (test/browser): installed with apt-get when missing, as root in
 # CI (Playwright's own browser download cannot work here). Elsewhere the browser tests are skipped, saying
 # so, unless CHROMIUM_PATH names a Chromium.

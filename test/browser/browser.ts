@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { root } from './harness.js';
+import { root } from '../support/stack.js';
 
 /*
  * Debian's Chromium driven by playwright-core (Playwright's own browser download cannot work here).

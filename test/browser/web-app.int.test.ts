@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADVISORY, lockfile, PASSWORD, pnpmLockfile, startStack, USERS, type Stack } from './harness.js';
+import { ADVISORY, lockfile, PASSWORD, pnpmLockfile, startStack, USERS, type Stack } from '../support/stack.js';
 import { axeRuns, checkAccessibility, chromiumAvailable, CHROMIUM, launch, newPerson, photograph } from './browser.js';
 
 /*

@@ -4,10 +4,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createDb, type DB } from '@spm/db';
+import { isRealInstant } from './input.js';
 import type { ApiConfig } from './config.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
+import inputPlugin from './plugins/input.js';
 import metricsPlugin from './plugins/metrics.js';
 import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
@@ -55,7 +57,11 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
     logger: deps.logger ?? loggerOptions(config),
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // ajv-formats accepts a leap second (23:59:60), which no Date can hold: a date-time must be a real instant.
+      onCreate: (ajv) => ajv.addFormat('date-time', { type: 'string', validate: isRealInstant }),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const ownsDb = deps.db === undefined;
@@ -69,6 +75,7 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
 
   await app.register(dbPlugin, { db, config, ownsDb });
   await app.register(errorsPlugin);
+  await app.register(inputPlugin);
   await app.register(metricsPlugin);
   await app.register(rateLimit, { global: false });
   await app.register(swagger, {

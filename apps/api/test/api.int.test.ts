@@ -1182,7 +1182,7 @@ describe('admin: audit log', () => {
       url: '/api/admin/audit?from=yesterday',
       headers: bearer(t.tokens.admin),
     });
-    expect(bad.json().error.code).toBe('ERR_VALIDATION');
+    expect(bad.json().error.code).toBe('ERR_INVALID_TIMESTAMP');
   });
 });
 

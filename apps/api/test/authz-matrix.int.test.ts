@@ -20,6 +20,7 @@ interface RouteCase {
 let t: TestApp;
 let requestId: number;
 let packageId: number;
+let packageSpec: { name: string; version: string };
 let counter = 0;
 
 const routes: RouteCase[] = [
@@ -78,6 +79,13 @@ const routes: RouteCase[] = [
     min: 'admin',
     ok: 200,
     payload: () => ({}),
+  },
+  {
+    method: 'GET',
+    path: '/api/packages/lookup',
+    url: () => `/api/packages/lookup?${new URLSearchParams(packageSpec)}`,
+    min: 'user',
+    ok: 200,
   },
   {
     method: 'GET',
@@ -177,11 +185,13 @@ beforeAll(async () => {
   });
   requestId = up.json().request_id;
   const pkg = await t.db
-    .selectFrom('request_packages')
-    .select('package_id')
-    .where('request_id', '=', requestId)
+    .selectFrom('request_packages as rp')
+    .innerJoin('packages as p', 'p.id', 'rp.package_id')
+    .select(['rp.package_id', 'p.name', 'p.version'])
+    .where('rp.request_id', '=', requestId)
     .executeTakeFirstOrThrow();
   packageId = pkg.package_id;
+  packageSpec = { name: pkg.name, version: pkg.version };
 });
 afterAll(async () => t?.close());
 

@@ -418,6 +418,26 @@ add(
   { contentType: mp },
 );
 
+// Control characters inside the lockfile: PostgreSQL refuses NUL in text and JSON, so none may reach it.
+add('root name with NUL', lock({ 'node_modules/a': { version: '1.0.0' } }, { name: 'app\u0000x' }));
+add('licence with NUL', entry({ license: 'MIT\u0000' }));
+add('resolved with NUL', entry({ resolved: 'https://registry.example.test/a/-/a-1.0.0.tgz\u0000' }));
+add('unknown field with NUL', entry({ funding: { url: 'x\u0000' } }));
+add('root version with NUL', lock({ 'node_modules/a': { version: '1.0.0' } }, { version: '1.0.0\u0000' }));
+add('raw NUL byte in the text', `{"lockfileVersion":3,"packages":{"node_modules/a":{"version":"1.0.0"}}}\u0000`);
+add(
+  'yarn.lock with NUL',
+  '# yarn lockfile v1\n\na@^1.0.0:\n  version "1.0.0\u0000"\n  resolved "https://registry.example.test/a/-/a-1.0.0.tgz"\n',
+  undefined,
+  { contentType: 'text/plain' },
+);
+add(
+  'pnpm-lock with NUL',
+  "lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: {integrity: x\u0000}\n",
+  undefined,
+  { contentType: 'text/plain' },
+);
+
 // Other routes' JSON bodies.
 const other = (
   name: string,

@@ -182,7 +182,7 @@ describe('GET /api/packages/requests/:id', () => {
     for (const query of ['status=Bogus', 'sort=size', 'order=up', 'q=a%00b', 'severity=info', 'license_tier=gpl']) {
       const res = await get(`/api/packages/requests/${mine}?${query}`);
       expect(res.statusCode, query).toBe(400);
-      expect(res.json().error.code).toBe('ERR_VALIDATION');
+      expect(res.json().error.code).toBe(query.includes('%00') ? 'ERR_CONTROL_CHARACTER' : 'ERR_VALIDATION');
     }
   });
 });

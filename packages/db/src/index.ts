@@ -21,3 +21,5 @@ export * from './queries/pending-approvals.js';
 export * from './queries/licenses.js';
 export * from './queries/advisories.js';
 export * from './queries/scans.js';
+export * from './policy/index.js';
+export * from './queries/policy.js';

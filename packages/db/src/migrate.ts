@@ -2,10 +2,12 @@ import { Migrator, type MigrationProvider, type Migration, type MigrationResultS
 import type { DB } from './db.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0004 from './migrations/0004_lockfiles.js';
+import * as m0006 from './migrations/0006_policy.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0004_lockfiles': m0004,
+  '0006_policy': m0006,
 };
 
 class StaticProvider implements MigrationProvider {

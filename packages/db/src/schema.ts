@@ -103,8 +103,56 @@ export interface PackageStatusTable {
   published_to: string | null;
   stuck_resets: Generated<number>;
   retries: Generated<number>;
+  /** The policy decision (migration 0006): which version and rule decided, the outcome and why. */
+  policy_version: number | null;
+  policy_rule: string | null;
+  policy_outcome: 'approve' | 'warn' | 'hold' | 'reject' | 'wait' | null;
+  policy_reason: string | null;
+  policy_decision: Json | null;
+  /** The policy_changes generation the decision saw; pending packages decided before a later change are evaluated again. */
+  policy_generation: number | null;
+  policy_evaluated_at: Timestamp | null;
+  cooldown_until: Timestamp | null;
+  /** The registry's publication time (`time[version]`) and deprecation of this version, as last read. */
+  registry_published_at: Timestamp | null;
+  registry_deprecated: boolean | null;
+  cooldown_released_by: string | null;
+  cooldown_release_reason: string | null;
+  cooldown_released_at: Timestamp | null;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
+}
+
+export interface PolicyVersionsTable {
+  version: number;
+  document: Json;
+  comment: string | null;
+  created_by: number | null;
+  created_by_username: string | null;
+  created_at: TimestampDefault;
+}
+
+export interface WaiversTable {
+  id: Generated<number>;
+  package_name: string;
+  version_range: string;
+  kind: 'advisory' | 'signal' | 'license';
+  subject: string;
+  reason: string;
+  owner: string;
+  expires_at: Timestamp;
+  created_by: number | null;
+  created_by_username: string | null;
+  created_at: TimestampDefault;
+  revoked_at: Timestamp | null;
+  revoked_by_username: string | null;
+}
+
+export interface PolicyChangesTable {
+  generation: Generated<number>;
+  kind: string;
+  ref: string | null;
+  created_at: TimestampDefault;
 }
 
 export interface SecurityScansTable {
@@ -195,6 +243,9 @@ export interface Database {
   advisory_affected: AdvisoryAffectedTable;
   workers: WorkersTable;
   audit_log: AuditLogTable;
+  policy_versions: PolicyVersionsTable;
+  waivers: WaiversTable;
+  policy_changes: PolicyChangesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -1,6 +1,12 @@
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '@spm/db';
+import {
+  CONTROL_CHARACTER_PATTERNS,
+  controlCharacterMessage,
+  ERR_CONTROL_CHARACTER,
+  ERR_INVALID_TIMESTAMP,
+} from '../input.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -49,8 +55,30 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       },
     };
   }
-  const e = err as FastifyError & { validation?: Array<{ instancePath?: string; message?: string; params?: unknown }> };
+  const e = err as FastifyError & {
+    validation?: Array<{ instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }>;
+  };
   if (e && Array.isArray(e.validation)) {
+    const first = e.validation[0];
+    const path = `${e.validationContext ?? ''}${first?.instancePath ?? ''}`;
+    if (first?.keyword === 'pattern' && CONTROL_CHARACTER_PATTERNS.has(String(first.params?.pattern))) {
+      return {
+        status: 400,
+        body: { error: { code: ERR_CONTROL_CHARACTER, message: controlCharacterMessage(path), details: [{ path }] } },
+      };
+    }
+    if (first?.keyword === 'format' && first.params?.format === 'date-time') {
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: ERR_INVALID_TIMESTAMP,
+            message: `${path} is not a real instant: send an RFC 3339 date-time such as 2026-01-31T12:00:00Z.`,
+            details: [{ path }],
+          },
+        },
+      };
+    }
     return {
       status: 400,
       body: {

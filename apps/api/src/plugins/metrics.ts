@@ -72,6 +72,16 @@ export default fp(
       help: 'Workers with a recent heartbeat',
       registers: [registry],
     });
+    const staleWorkers = new Gauge({
+      name: 'spm_workers_stale',
+      help: 'Workers that never shut down but whose heartbeat is no longer recent (crashed or hung)',
+      registers: [registry],
+    });
+    const pendingAge = new Gauge({
+      name: 'spm_pending_approval_oldest_age_seconds',
+      help: 'How long the package that has waited longest for a person has waited (0 when none waits)',
+      registers: [registry],
+    });
 
     const refreshQueueGauges = async (): Promise<void> => {
       const s = await getProcessingStatus(app.db as DB, { recentLimit: 1 });
@@ -83,6 +93,8 @@ export default fp(
       stuck.set(s.stuckResets);
       retries.set(s.retries);
       workers.set(s.workers.filter((w) => w.alive).length);
+      staleWorkers.set(s.workers.filter((w) => w.stale).length);
+      pendingAge.set(s.pendingApprovalOldestAgeSeconds ?? 0);
     };
 
     app.decorate('metrics', { registry, refreshQueueGauges });

@@ -12,7 +12,7 @@ import {
 } from '@spm/db';
 import { audit } from '../audit.js';
 import { canonicalPolicyId } from '../licenses/spdx.js';
-import { authErrors, Nullable, Timestamp } from '../schemas/common.js';
+import { authErrors, MultilineText, Nullable, Timestamp } from '../schemas/common.js';
 
 const Tier = Type.Union(
   [Type.Literal('always_allowed'), Type.Literal('allowed'), Type.Literal('avoid'), Type.Literal('blocked')],
@@ -117,7 +117,7 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
             spdx_id: Type.String({ minLength: 1, maxLength: 200 }),
             name: Type.String({ minLength: 1, maxLength: 300 }),
             tier: Tier,
-            notes: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+            notes: Type.Optional(Nullable(MultilineText({ maxLength: 2000 }))),
           },
           { additionalProperties: false },
         ),
@@ -150,7 +150,7 @@ const adminLicenseRoutes: FastifyPluginAsyncTypebox = async (app) => {
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
             tier: Type.Optional(Tier),
-            notes: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+            notes: Type.Optional(Nullable(MultilineText({ maxLength: 2000 }))),
           },
           { additionalProperties: false, minProperties: 1 },
         ),

@@ -13,6 +13,7 @@ import {
   authErrors,
   emptyBodyAsObject,
   IdParam,
+  MultilineText,
   Nullable,
   PageInfo,
   pageInfo,
@@ -24,7 +25,7 @@ import {
 import { LicenseTierFilter, MinSeverity } from '../schemas/requests.js';
 import { LicenseInfo, topFindings, Vulnerabilities } from '../schemas/packages.js';
 
-const Reason = Type.String({ minLength: 1, maxLength: 2000 });
+const Reason = MultilineText({ minLength: 1, maxLength: 2000 });
 const DecisionSchema = Type.Object({
   package_id: Type.Integer(),
   outcome: Type.Union([Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('skipped')]),

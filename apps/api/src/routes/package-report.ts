@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import {
   advisoriesForPackage,
   AppError,
+  findPackage,
   getPackageReport,
   isPackageInUserRequests,
   progressPercent,
@@ -25,10 +26,52 @@ function advisoryIds(findings: unknown): string[] {
   return [...ids].slice(0, 500);
 }
 
-/** GET /api/packages/{packageId}/report: everything known about one package. */
+/** A package name as npm allows it (at most 214 characters), no control characters. */
+const PackageNameText = Type.String({ minLength: 1, maxLength: 214, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+/** A version string, no control characters. */
+const PackageVersionText = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+
+/** GET /api/packages/{packageId}/report: everything known about one package; GET /lookup finds its id. */
 const packageReportRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const security = [{ bearerAuth: [] }];
   await revalidateGets(app);
+
+  app.get(
+    '/lookup',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['packages'],
+        summary: 'Find a package by exact name and version (its id, for the report and approvals)',
+        description: 'Approvers and admins find every package; users only packages in one of their requests.',
+        security,
+        querystring: Type.Object(
+          { name: PackageNameText, version: PackageVersionText },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            package_id: Type.Integer(),
+            name: Type.String(),
+            version: Type.String(),
+            status: Type.String(),
+          }),
+          ...authErrors(404),
+        },
+      },
+    },
+    async (request) => {
+      const { name, version } = request.query;
+      const found = await findPackage(app.db, name, version);
+      const visible =
+        found &&
+        (hasRole(request.user.role, 'approver') || (await isPackageInUserRequests(app.db, found.id, request.user.id)));
+      if (!found || !visible) {
+        throw new AppError('ERR_PACKAGE_NOT_FOUND', `No package ${name}@${version}.`, { status: 404 });
+      }
+      return { package_id: found.id, name: found.name, version: found.version, status: found.status };
+    },
+  );
 
   app.get(
     '/:packageId/report',

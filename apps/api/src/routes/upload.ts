@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import { AppError, enqueueLockfile } from '@spm/db';
 import { LOCKFILE_FORMATS, parseLockfileText, storedLockfile } from '../lockfile/index.js';
+import { assertPlainText } from '../input.js';
 import { authErrors } from '../schemas/common.js';
 
 // The format is told by content, whatever the media type says: JSON for npm, text for yarn.lock and pnpm-lock.yaml.
@@ -31,6 +32,7 @@ function metaField(name: string, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_META) {
     throw new AppError('ERR_VALIDATION', `${name} must be 1 to ${MAX_META} characters.`, { status: 400 });
   }
+  assertPlainText(name, value);
   return value.trim();
 }
 

@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
+import { MULTILINE_TEXT_PATTERN, PLAIN_TEXT_PATTERN } from '../input.js';
 
 export const ErrorResponse = Type.Object(
   {
@@ -51,9 +52,13 @@ export const Pagination = Type.Object({
 export const SearchText = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+  pattern: PLAIN_TEXT_PATTERN,
   description: 'Contains this text (case-insensitive)',
 });
+
+/** Free text a person writes (a reason, notes): line breaks and tabs allowed, other control characters refused. */
+export const MultilineText = (opts: { minLength?: number; maxLength: number; description?: string }) =>
+  Type.String({ ...opts, pattern: MULTILINE_TEXT_PATTERN });
 
 /** True when the query asked for a page (page, page_size, limit or offset). */
 export function wantsPage(q: { page?: number; page_size?: number; limit?: number; offset?: number }): boolean {

@@ -201,3 +201,18 @@ export async function getPackageStatuses(db: DB, ids: number[]): Promise<Map<num
     .execute();
   return new Map(rows.map((r) => [r.package_id, r.status]));
 }
+
+/** The package with this exact name and version, and its status (for lookups by name@version). */
+export async function findPackage(
+  db: DB,
+  name: string,
+  version: string,
+): Promise<{ id: number; name: string; version: string; status: string } | undefined> {
+  return db
+    .selectFrom('packages as p')
+    .innerJoin('package_status as ps', 'ps.package_id', 'p.id')
+    .select(['p.id', 'p.name', 'p.version', 'ps.status'])
+    .where('p.name', '=', name)
+    .where('p.version', '=', version)
+    .executeTakeFirst();
+}

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
-import { CHECKPOINTS, STAGES, WORK_STATUSES, type StageName } from '../status.js';
+import { CHECKPOINTS, STAGES, Status, WORK_STATUSES, type StageName } from '../status.js';
 
 const checkpointList = sql.raw(CHECKPOINTS.map((s) => `'${s}'`).join(', '));
 const workList = sql.raw(WORK_STATUSES.map((s) => `'${s}'`).join(', '));
@@ -12,6 +12,8 @@ export interface ProcessingStatus {
   runnableNow: number;
   inProgress: number;
   oldestRunnableAgeSeconds: number | null;
+  /** How long the package that has waited longest for a person has waited (null: none waits). */
+  pendingApprovalOldestAgeSeconds: number | null;
   stuckResets: number;
   retries: number;
   workers: Array<{
@@ -23,6 +25,8 @@ export interface ProcessingStatus {
     heartbeatAgeSeconds: number;
     inFlight: number;
     alive: boolean;
+    /** Never stopped, but its heartbeat is older than the alive window: crashed or hung. */
+    stale: boolean;
   }>;
   recentActivity: Array<{
     packageId: number;
@@ -53,6 +57,7 @@ export async function getProcessingStatus(
       runnable_now: number;
       in_progress: number;
       oldest_age: number | null;
+      pending_age: number | null;
       stuck_resets: number;
       retries: number;
     }>`
@@ -60,6 +65,7 @@ export async function getProcessingStatus(
              count(*) FILTER (WHERE status IN (${checkpointList}) AND run_at <= now())::int AS runnable_now,
              count(*) FILTER (WHERE status IN (${workList}))::int AS in_progress,
              extract(epoch FROM now() - min(run_at) FILTER (WHERE status IN (${checkpointList}) AND run_at <= now()))::float8 AS oldest_age,
+             extract(epoch FROM now() - min(updated_at) FILTER (WHERE status = ${Status.PendingApproval}))::float8 AS pending_age,
              coalesce(sum(stuck_resets), 0)::int AS stuck_resets,
              coalesce(sum(retries), 0)::int AS retries
       FROM package_status
@@ -111,6 +117,7 @@ export async function getProcessingStatus(
     runnableNow: q.runnable_now,
     inProgress: q.in_progress,
     oldestRunnableAgeSeconds: q.oldest_age === null ? null : Number(q.oldest_age),
+    pendingApprovalOldestAgeSeconds: q.pending_age === null ? null : Number(q.pending_age),
     stuckResets: q.stuck_resets,
     retries: q.retries,
     workers: workers.rows.map((w) => ({
@@ -122,6 +129,7 @@ export async function getProcessingStatus(
       heartbeatAgeSeconds: Number(w.age),
       inFlight: w.in_flight,
       alive: w.stopped_at === null && Number(w.age) < aliveSeconds,
+      stale: w.stopped_at === null && Number(w.age) >= aliveSeconds,
     })),
     recentActivity: recent.map((r) => ({
       packageId: r.package_id,

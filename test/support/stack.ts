@@ -10,7 +10,7 @@ import { buildPackage, startTestRegistry, type BuiltPackage, type TestRegistry }
 import { buildApp, loadConfig } from '../../apps/api/src/app.js';
 
 /*
- * The product for the browser tests, all of it real: PostgreSQL, the API serving the built web app, a
+ * The product for the browser and CLI tests, all of it real: PostgreSQL, the API serving the built web app, a
  * worker process from its build, and an npm registry on loopback serving real tarballs (one with an
  * install script that uses the network and a shell, one with a known vulnerability).
  */

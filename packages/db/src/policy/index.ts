@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './evaluate.js';
+export * from './defaults.js';
