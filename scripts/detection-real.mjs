@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -57,7 +58,8 @@ function readLockfile(text, path) {
       if (!p || !v.version || !v.integrity || v.link) continue;
       const name = v.name ?? p.slice(p.lastIndexOf('node_modules/') + 13);
       pkgs.set(`${name}@${v.version}`, { name, version: v.version, integrity: v.integrity });
-      for (const dep of Object.keys({ ...v.dependencies, ...v.optionalDependencies })) dependents.set(dep, (dependents.get(dep) ?? 0) + 1);
+      for (const dep of Object.keys({ ...v.dependencies, ...v.optionalDependencies }))
+        dependents.set(dep, (dependents.get(dep) ?? 0) + 1);
     }
   }
   return [...pkgs.values()]
@@ -88,7 +90,9 @@ const all = readLockfile(await readFile(lockfile, 'utf8'), lockfile);
 const chosen = all.slice(0, top);
 const cacheDir = join(tmpdir(), 'spm-detection-real');
 await mkdir(cacheDir, { recursive: true });
-process.stderr.write(`${chosen.length} of ${all.length} packages of ${lockfile} (most depended on first), from ${new URL(registry).origin}\n`);
+process.stderr.write(
+  `${chosen.length} of ${all.length} packages of ${lockfile} (most depended on first), from ${new URL(registry).origin}\n`,
+);
 
 const results = [];
 let next = 0;
@@ -111,16 +115,26 @@ const scanned = results.filter((r) => r.findings);
 const flagged = scanned.filter((r) => r.findings.some((f) => RANK[f.severity] >= RANK.high));
 const rate = (n) => `${((n / Math.max(1, scanned.length)) * 100).toFixed(1)} %`;
 const byRule = new Map();
-for (const r of scanned) for (const f of r.findings) if (RANK[f.severity] >= RANK.medium) byRule.set(`${f.id} (${f.severity})`, (byRule.get(`${f.id} (${f.severity})`) ?? 0) + 1);
+for (const r of scanned)
+  for (const f of r.findings)
+    if (RANK[f.severity] >= RANK.medium)
+      byRule.set(`${f.id} (${f.severity})`, (byRule.get(`${f.id} (${f.severity})`) ?? 0) + 1);
 
 const out = process.stdout;
-out.write(`\nscanned ${scanned.length}, errors ${results.length - scanned.length}, with a high or critical finding ${flagged.length} (${rate(flagged.length)})\n`);
-out.write(`scan time: mean ${Math.round(scanned.reduce((a, r) => a + r.ms, 0) / Math.max(1, scanned.length))} ms, max ${Math.max(0, ...scanned.map((r) => r.ms))} ms\n\n`);
+out.write(
+  `\nscanned ${scanned.length}, errors ${results.length - scanned.length}, with a high or critical finding ${flagged.length} (${rate(flagged.length)})\n`,
+);
+out.write(
+  `scan time: mean ${Math.round(scanned.reduce((a, r) => a + r.ms, 0) / Math.max(1, scanned.length))} ms, max ${Math.max(0, ...scanned.map((r) => r.ms))} ms\n\n`,
+);
 out.write('findings at medium or above, by rule (packages):\n');
 for (const [k, n] of [...byRule].sort((a, b) => b[1] - a[1])) out.write(`  ${k}: ${n}\n`);
 out.write('\nhigh or critical:\n');
 for (const r of flagged)
   for (const f of r.findings.filter((x) => RANK[x.severity] >= RANK.high))
-    out.write(`  ${r.name}@${r.version}  ${f.id} (${f.severity})  ${f.file ?? ''}${f.line ? `:${f.line}` : ''}  ${f.evidence ?? ''}\n`);
+    out.write(
+      `  ${r.name}@${r.version}  ${f.id} (${f.severity})  ${f.file ?? ''}${f.line ? `:${f.line}` : ''}  ${f.evidence ?? ''}\n`,
+    );
 for (const r of results.filter((x) => x.error)) out.write(`  error ${r.name}@${r.version}: ${r.error}\n`);
-if (jsonOut) await writeFile(jsonOut, JSON.stringify({ registry: new URL(registry).origin, lockfile, results }, null, 2));
+if (jsonOut)
+  await writeFile(jsonOut, JSON.stringify({ registry: new URL(registry).origin, lockfile, results }, null, 2));

@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import semver from 'semver';
 import type { PackageAdvisory } from '@spm/db';
 import { isAffected, isSeverity, validateRange, type OsvRange } from './osv.js';
-import { supplyChainSignals, type ManifestLike } from './signals.js';
+import { detectBehaviour } from './behaviour/index.js';
+import { behaviourFiles } from './behaviour/files.js';
+import { listFiles, supplyChainSignals, type ManifestLike } from './signals.js';
 import { excerpt, type Finding } from './types.js';
 
 /**
@@ -61,9 +64,18 @@ export interface BuiltinScanInput {
   signal?: AbortSignal;
 }
 
-/** The built-in scanner: advisory matches plus supply-chain signals. Needs no external service. */
+/**
+ * The built-in scanner: advisory matches, supply-chain signals and behaviour detection over all code
+ * of the package. Needs no external service.
+ */
 export async function builtinScan(input: BuiltinScanInput): Promise<Finding[]> {
   const vulns = matchAdvisories(input.version, input.advisories);
   const signals = await supplyChainSignals(input);
-  return [...vulns, ...signals];
+  const files = (await listFiles(input.root)).map((f) => ({ path: f.rel, size: f.size, read: () => readFile(f.abs) }));
+  const behaviour = detectBehaviour({
+    files: await behaviourFiles(files, input.signal),
+    manifest: input.manifest,
+    signal: input.signal,
+  });
+  return [...vulns, ...signals, ...behaviour];
 }

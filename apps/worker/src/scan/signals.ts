@@ -269,6 +269,10 @@ function resolveInside(root: string, from: string, spec: string): string | null 
   return base;
 }
 
+// What install-time code can do, as medium facts for the approver: whether it does something harmful
+// with it (a download that is run, a secret that is sent) is judged by data flow in scan/behaviour,
+// whose findings carry the high and critical severities. Any network or shell use at install was
+// high before, which flagged esbuild, node-gyp and prebuild-install alike.
 function capabilityFindings(key: string, file: string, caps: Capability[]): Finding[] {
   const out: Finding[] = [];
   const net = caps.find((c) => c.kind === 'network');
@@ -280,7 +284,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-download-exec',
-        severity: 'critical',
+        severity: 'medium',
         title: `Install-time code uses the network and runs commands or code (${net.what} + ${(shell ?? ev)!.what})`,
         ...where(net),
         explanation: `${file} runs during ${key}: it uses ${net.what} and ${(shell ?? ev)!.what}, the pattern of a dropper that downloads and executes a payload on install.`,
@@ -290,7 +294,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-network',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code uses the network (${net.what})`,
         ...where(net),
         explanation: `${file} runs during ${key} and can contact a server: it may download unreviewed code or send data out.`,
@@ -301,7 +305,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-shell',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code runs shell commands (${shell.what})`,
         ...where(shell),
         explanation: `${file} runs during ${key} and starts other programs; check what they are.`,
@@ -312,7 +316,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-eval',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code evaluates code at run time (${ev.what})`,
         ...where(ev),
         explanation: `${file} runs during ${key} and builds code from strings, which hides what it does from a reviewer.`,
@@ -633,11 +637,13 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
     const a = mayHaveLongString(text) ? analyseJs(text) : null;
     const o = obfuscation(text, a?.parsed ? a : null);
     const install = installFiles.has(f.rel);
+    // Medium wherever it is: dense escapes and long lines also mark minified bundles and generated
+    // tables. javascript-obfuscator's own fingerprints are judged high by scan/behaviour (`obfuscated`).
     if (o.score >= 3) {
       obfuscated.push(
         finding({
           id: 'obfuscated-code',
-          severity: install ? 'high' : 'medium',
+          severity: 'medium',
           title: `Obfuscated code${install ? ' in install-time code' : ''}: ${f.rel}`,
           file: f.rel,
           evidence: o.evidence,
