@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ssri from 'ssri';
 
@@ -49,7 +49,10 @@ export async function tempPath(cacheDir: string): Promise<string> {
   return join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`);
 }
 
-/** Moves a verified file into the cache under `key` (atomic; replacing an identical copy is harmless). */
+/**
+ * Moves a verified file into the cache under `key`, the sha512 of its bytes (atomic: a reader sees the
+ * old file or the new one; replacing a copy with the same bytes, or a corrupt one, is harmless).
+ */
 export async function storeFile(cacheDir: string, tmpFile: string, key: string): Promise<string> {
   const dest = cachePath(cacheDir, key);
   await mkdir(dirname(dest), { recursive: true });
@@ -95,25 +98,6 @@ export async function hashCached(
   const stream = createReadStream(path, { signal: opts.signal });
   for await (const chunk of stream) hasher.update(chunk as Buffer);
   return hasher.digest();
-}
-
-/**
- * Checks that the stored copy under `key` exists and matches every integrity in `expected`.
- * A stored file that does not verify is removed so it is downloaded again. Never throws for a
- * missing or corrupt file (returns null); does throw when aborted.
- */
-export async function verifyCached(
-  cacheDir: string,
-  key: string,
-  expected: string[],
-  signal?: AbortSignal,
-): Promise<{ integrity: ssri.IntegrityMap; size: number } | null> {
-  const algos = expected.flatMap((e) => Object.keys(ssri.parse(e) ?? {}));
-  const got = await hashCached(cacheDir, key, { signal, also: algos });
-  if (!got) return null;
-  if (expected.every((e) => got.integrity.match(e))) return got;
-  await rm(cachePath(cacheDir, key), { force: true });
-  return null;
 }
 
 /** Hashes a byte stream with sha512, sha1 and any extra algorithms at once, counting bytes. */

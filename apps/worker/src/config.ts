@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { AppError } from '@spm/db';
+import { DEFAULT_TARBALL_LIMITS, LIMIT_SETTINGS } from '@spm/tarball';
+import { DEFAULT_MAX_REDIRECTS } from './registry/source.js';
 
 export type SeverityName = 'critical' | 'high' | 'medium' | 'low';
 
@@ -24,8 +26,12 @@ export interface WorkerConfig {
   packageCacheDir: string;
   downloadMaxBytes: number;
   downloadTimeoutSeconds: number;
+  downloadMaxRedirects: number;
+  /** Hard limits on reading one archive (see @spm/tarball's limits.ts for where each default comes from). */
   scanMaxEntries: number;
   scanMaxUnpackedBytes: number;
+  scanMaxFileBytes: number;
+  scanMaxCompressionRatio: number;
   scanAutoRejectSeverity: SeverityName | null;
   trivyServerUrl: string | null;
   trivyToken: string | null;
@@ -177,8 +183,15 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     packageCacheDir: r.packageCacheDir(),
     downloadMaxBytes: r.number('DOWNLOAD_MAX_BYTES', 100 * 1024 * 1024, 1024),
     downloadTimeoutSeconds: r.number('DOWNLOAD_TIMEOUT_SECONDS', 120, 1, 3600),
-    scanMaxEntries: r.number('SCAN_MAX_ENTRIES', 20_000, 1),
-    scanMaxUnpackedBytes: r.number('SCAN_MAX_UNPACKED_BYTES', 512 * 1024 * 1024, 1024),
+    downloadMaxRedirects: r.number('DOWNLOAD_MAX_REDIRECTS', DEFAULT_MAX_REDIRECTS, 0, 100),
+    scanMaxEntries: r.number(LIMIT_SETTINGS.maxEntries, DEFAULT_TARBALL_LIMITS.maxEntries, 1),
+    scanMaxUnpackedBytes: r.number(LIMIT_SETTINGS.maxUnpackedBytes, DEFAULT_TARBALL_LIMITS.maxUnpackedBytes, 1024),
+    scanMaxFileBytes: r.number(LIMIT_SETTINGS.maxFileBytes, DEFAULT_TARBALL_LIMITS.maxFileBytes, 1024),
+    scanMaxCompressionRatio: r.number(
+      LIMIT_SETTINGS.maxCompressionRatio,
+      DEFAULT_TARBALL_LIMITS.maxCompressionRatio,
+      2,
+    ),
     scanAutoRejectSeverity: (sev as SeverityName | null) ?? null,
     trivyServerUrl: r.url('TRIVY_SERVER_URL', env.TRIVY_SERVER_URL),
     trivyToken: env.TRIVY_TOKEN || null,

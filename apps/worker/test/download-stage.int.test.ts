@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -52,6 +52,7 @@ async function run(
     url: registry.url,
     token: opts.token ?? null,
     timeoutMs: opts.timeoutMs ?? 5_000,
+    maxRedirects: config.downloadMaxRedirects,
   });
   return createDownloadStage({ registry: source })({
     pkg,
@@ -220,5 +221,88 @@ describe('the download stage', () => {
       kind: 'done',
       patch: { checksum: p.integrity, registry_integrity: p.integrity },
     });
+  });
+
+  describe('cache keys come from verified bytes only (issue 11, finding 3)', () => {
+    /** The registry's document for `p` with only the old sha1 `shasum` (or nothing at all). */
+    function oldEntry(p: BuiltPackage, dist: 'sha1' | 'none') {
+      const tarball = `${registry.url.replace(/\/?$/, '/')}${p.name}/-/${p.name}-${p.version}.tgz`;
+      registry.add(p, { versionDoc: { dist: dist === 'sha1' ? { tarball, shasum: p.shasum } : { tarball } } });
+    }
+    /** Stores `p` as an earlier download would have. */
+    async function stored(p: BuiltPackage): Promise<string> {
+      registry.add(p);
+      expect(await run(claimed(p))).toMatchObject({ kind: 'done', details: { reused: false } });
+      return cachePath(cache.dir, storageKeyForIntegrity(p.integrity)!);
+    }
+
+    it('downloads a sha1-only entry whatever the lockfile says, refuses a sha512 of other bytes, and deletes nothing', async () => {
+      const published = buildPackage({ name: 'popular', version: '2.0.0' });
+      const file = await stored(published);
+      const old = buildPackage({ name: 'ancient', version: '0.1.0' });
+      oldEntry(old, 'sha1');
+      // The attacker's lockfile names the published tarball's sha512 for the old version.
+      const err = await run(claimed(old, { integrity: published.integrity })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err).toMatchObject({
+        kind: 'error',
+        message: expect.stringContaining(`the lockfile says ${published.integrity} but the downloaded tarball is`),
+      });
+      expect(tarballRequests('ancient')).toBe(1);
+      expect(await readFile(file)).toEqual(published.tarball);
+    });
+
+    it('never reuses stored bytes the lockfile names when the registry gives no integrity', async () => {
+      const rejected = buildPackage({ name: 'rejected-one', version: '1.0.0', files: { 'evil.js': 'evil()' } });
+      const file = await stored(rejected);
+      const plain = buildPackage({ name: 'no-dist', version: '1.0.0' });
+      oldEntry(plain, 'none');
+      const err = await run(claimed(plain, { integrity: rejected.integrity })).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'error', message: expect.stringContaining('integrity mismatch') });
+      expect(tarballRequests('no-dist')).toBe(1);
+      expect(await readFile(file)).toEqual(rejected.tarball);
+    });
+
+    it('stores a sha1-only entry under the sha512 of the bytes received when the lockfile matches them', async () => {
+      const old = buildPackage({ name: 'sha1-era', version: '0.2.0' });
+      oldEntry(old, 'sha1');
+      const out = await run(claimed(old));
+      const key = storageKeyForIntegrity(old.integrity)!;
+      expect(out).toMatchObject({ kind: 'done', patch: { storage_key: key, checksum: old.integrity } });
+      expect(await readFile(cachePath(cache.dir, key))).toEqual(old.tarball);
+      // Without a registry sha512 nothing proves a stored copy is this package's: it is downloaded again.
+      await run(claimed(old));
+      expect(tarballRequests('sha1-era')).toBe(2);
+    });
+
+    it('refuses a stored copy the registry names when the lockfile disagrees, keeping the copy', async () => {
+      const p = buildPackage({ name: 'shared', version: '1.0.0' });
+      const file = await stored(p);
+      const sha1OfOther = `sha1-${Buffer.alloc(20, 7).toString('base64')}`;
+      const err = await run(claimed(p, { integrity: sha1OfOther })).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        kind: 'error',
+        message: expect.stringContaining(`the lockfile says ${sha1OfOther}`),
+      });
+      expect(await readFile(file)).toEqual(p.tarball);
+    });
+  });
+
+  // Issue 11, finding 5.
+  it('stops a same-origin redirect loop after DOWNLOAD_MAX_REDIRECTS, naming the limit', async () => {
+    const p = buildPackage({ name: 'loop', version: '1.0.0' });
+    registry.add(p);
+    registry.intercept((req, res) => {
+      if (!req.url?.includes('/-/')) return false;
+      res.writeHead(302, { location: req.url }).end();
+      return true;
+    });
+    const err = await run(claimed(p), { env: { DOWNLOAD_MAX_REDIRECTS: '5' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err).toMatchObject({
+      kind: 'error',
+      message: expect.stringContaining('redirected more than 5 times (DOWNLOAD_MAX_REDIRECTS=5)'),
+    });
+    expect(tarballRequests('loop')).toBe(6);
   });
 });

@@ -30,7 +30,12 @@ export interface SourceRegistryOptions {
   fetch?: FetchFn;
   /** How long a version document is reused (licence then download stage of the same package). */
   cacheTtlMs?: number;
+  /** Same-origin redirects followed per request (DOWNLOAD_MAX_REDIRECTS, default 10). */
+  maxRedirects?: number;
 }
+
+/** Same-origin redirects followed per request unless configured: npm's fetcher follows up to 20. */
+export const DEFAULT_MAX_REDIRECTS = 10;
 
 // npm package names: optional @scope/, lower-case url-safe characters (old packages may have capitals).
 const NAME_RE = /^(?:@[a-z0-9~][a-z0-9._~-]*\/)?[a-z0-9~][a-z0-9._~-]*$/i;
@@ -58,6 +63,7 @@ export class SourceRegistry {
   private readonly timeoutMs: number;
   private readonly fetchFn: FetchFn;
   private readonly ttlMs: number;
+  private readonly maxRedirects: number;
   private readonly docs = new Map<string, { doc: VersionDocument; expires: number }>();
 
   constructor(opts: SourceRegistryOptions) {
@@ -66,16 +72,21 @@ export class SourceRegistry {
     this.timeoutMs = opts.timeoutMs;
     this.fetchFn = opts.fetch ?? fetch;
     this.ttlMs = opts.cacheTtlMs ?? 60_000;
+    this.maxRedirects = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   }
 
   /** The client for SOURCE_REGISTRY_URL with its token and the download timeout. */
   static fromConfig(
-    config: Pick<WorkerConfig, 'sourceRegistryUrl' | 'sourceRegistryToken' | 'downloadTimeoutSeconds'>,
+    config: Pick<
+      WorkerConfig,
+      'sourceRegistryUrl' | 'sourceRegistryToken' | 'downloadTimeoutSeconds' | 'downloadMaxRedirects'
+    >,
   ): SourceRegistry {
     return new SourceRegistry({
       url: config.sourceRegistryUrl,
       token: config.sourceRegistryToken,
       timeoutMs: config.downloadTimeoutSeconds * 1000,
+      maxRedirects: config.downloadMaxRedirects,
     });
   }
 
@@ -109,6 +120,7 @@ export class SourceRegistry {
     accept: string,
     signal: AbortSignal,
     timeout: AbortSignal,
+    redirects = 0,
   ): Promise<Response> {
     if (!this.isOnOrigin(url))
       throw new PermanentError(
@@ -131,7 +143,15 @@ export class SourceRegistry {
       // Redirects could lead off the registry's origin; follow only same-origin ones.
       const loc = res.headers.get('location');
       const next = loc ? new URL(loc, url) : null;
-      if (next && this.isOnOrigin(next)) return this.get(next, what, accept, signal, timeout);
+      if (next && this.isOnOrigin(next)) {
+        if (redirects >= this.maxRedirects) {
+          throw new PermanentError(
+            'error',
+            `${what}: the source registry redirected more than ${this.maxRedirects} times (DOWNLOAD_MAX_REDIRECTS=${this.maxRedirects}); last to ${next.href}`,
+          );
+        }
+        return this.get(next, what, accept, signal, timeout, redirects + 1);
+      }
       throw new PermanentError(
         'policy',
         `${what}: the source registry redirected to ${next?.href ?? 'nowhere'}, which is not on its origin`,

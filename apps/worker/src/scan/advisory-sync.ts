@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { DB } from '@spm/db';
-import { removeDir } from './extract.js';
+import { removeDir } from '../temp-dir.js';
 import { importAdvisories, type ImportSummary } from './advisory-import.js';
 
 export interface SyncOptions {

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import semver from 'semver';
 import type { PackageAdvisory } from '@spm/db';
 import { isAffected, isSeverity, validateRange, type OsvRange } from './osv.js';
-import { detectBehaviour } from './behaviour/index.js';
 import { behaviourFiles } from './behaviour/files.js';
-import { listFiles, supplyChainSignals, type ManifestLike } from './signals.js';
-import { excerpt, type Finding } from './types.js';
+import { detectBehaviour } from './behaviour/index.js';
+import { supplyChainSignals, type ManifestLike } from './signals.js';
+import { excerpt, type Finding, type PackageFiles } from './types.js';
 
 /**
  * Matches name@version against the advisories stored for the package name (OSV rules; withdrawn ones
@@ -52,28 +51,28 @@ export function matchAdvisories(version: string, advisories: PackageAdvisory[]):
 }
 
 export interface BuiltinScanInput {
-  root: string;
+  /** The files npm installs (the archive's view). */
+  contents: PackageFiles;
   name: string;
   version: string;
   manifest: ManifestLike | null;
+  manifestError?: string | null;
   registryDoc: ManifestLike | null;
   registryError?: string;
   declaredLicence: string | null;
   advisories: PackageAdvisory[];
-  skippedLinks?: string[];
   signal?: AbortSignal;
 }
 
 /**
  * The built-in scanner: advisory matches, supply-chain signals and behaviour detection over all code
- * of the package. Needs no external service.
+ * of the package (scan/behaviour). Needs no external service.
  */
 export async function builtinScan(input: BuiltinScanInput): Promise<Finding[]> {
   const vulns = matchAdvisories(input.version, input.advisories);
   const signals = await supplyChainSignals(input);
-  const files = (await listFiles(input.root)).map((f) => ({ path: f.rel, size: f.size, read: () => readFile(f.abs) }));
   const behaviour = detectBehaviour({
-    files: await behaviourFiles(files, input.signal),
+    files: await behaviourFiles(input.contents.files, input.signal),
     manifest: input.manifest,
     signal: input.signal,
   });

@@ -1,82 +1,10 @@
-import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, posix, relative, resolve, sep } from 'node:path';
-import { analyseJs, mayHaveLongString, obfuscation, type Capability } from './js-analysis.js';
-import { commandName, parseScript } from './shell.js';
-import { excerpt, type Finding, type Severity } from './types.js';
+import { extname } from 'node:path';
+import { installCode, JS_EXT, MAX_JS_BYTES, scriptFindings } from './install-code.js';
+import { analyseJs, mayHaveLongString, obfuscation } from './js-analysis.js';
+import { signalFinding as finding, type Finding, type PackageFile, type PackageFiles, type Severity } from './types.js';
 
 export const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'] as const;
-const JS_EXT = new Set(['.js', '.cjs', '.mjs']);
-const MAX_JS_BYTES = 5 * 1024 * 1024;
 const MAX_PER_ID = 20;
-const MAX_INSTALL_FILES = 25;
-
-export const DOWNLOADERS = new Set([
-  'curl',
-  'wget',
-  'fetch',
-  'iwr',
-  'irm',
-  'invoke-webrequest',
-  'invoke-restmethod',
-  'certutil',
-  'bitsadmin',
-  'nc',
-  'ncat',
-  'aria2c',
-  'tftp',
-  'ftp',
-  'scp',
-]);
-export const INTERPRETERS = new Set([
-  'sh',
-  'bash',
-  'zsh',
-  'dash',
-  'ksh',
-  'fish',
-  'powershell',
-  'pwsh',
-  'cmd',
-  'node',
-  'python',
-  'python3',
-  'perl',
-  'ruby',
-  'php',
-  'iex',
-  'invoke-expression',
-  'source',
-  '.',
-]);
-
-/** A regular file in the package: path relative to the package root (posix separators). */
-export interface PackageFile {
-  rel: string;
-  abs: string;
-  size: number;
-}
-
-/** Every regular file under `root` (symlinks and other special files are ignored), up to `max`. */
-export async function listFiles(root: string, max = 100_000): Promise<PackageFile[]> {
-  const out: PackageFile[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const d of await readdir(dir, { withFileTypes: true })) {
-      if (out.length >= max) return;
-      const abs = join(dir, d.name);
-      if (d.isDirectory()) await walk(abs);
-      else if (d.isFile())
-        out.push({ rel: relative(root, abs).split(sep).join('/'), abs, size: (await stat(abs)).size });
-    }
-  };
-  await walk(root);
-  return out;
-}
-
-function finding(f: Omit<Finding, 'source'>): Finding {
-  const out: Finding = { source: 'signal', ...f };
-  if (out.evidence !== undefined) out.evidence = excerpt(out.evidence);
-  return out;
-}
 
 /** Keeps at most MAX_PER_ID findings per id, summarising the rest in one more. */
 export function capPerId(findings: Finding[]): Finding[] {
@@ -104,17 +32,6 @@ export function capPerId(findings: Finding[]): Finding[] {
 
 // ---- native binaries -------------------------------------------------------------------------
 
-async function head(abs: string, n: number): Promise<Buffer> {
-  const fh = await open(abs, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 /** The executable format of a file by its magic bytes (ELF, Mach-O, PE), or null. */
 export function binaryFormat(b: Buffer): string | null {
   if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46) return 'ELF';
@@ -135,256 +52,17 @@ export function binaryFormat(b: Buffer): string | null {
 
 function nativeBinary(f: PackageFile, head: Buffer): Finding | null {
   const format = binaryFormat(head);
-  const addon = extname(f.rel) === '.node';
+  const addon = extname(f.path) === '.node';
   if (!format && !addon) return null;
   return finding({
     id: 'native-binary',
     severity: 'medium',
-    title: `Prebuilt native binary: ${f.rel}`,
-    file: f.rel,
+    title: `Prebuilt native binary: ${f.path}`,
+    file: f.path,
     evidence: `${format ?? 'unrecognised format'}${addon ? ', Node.js native addon (.node)' : ''}, ${f.size} bytes`,
     explanation:
       'The package ships compiled machine code. It cannot be reviewed like source code and runs with the full rights of the process that loads it; check that it is expected and built from the published source.',
   });
-}
-
-// ---- install scripts -------------------------------------------------------------------------
-
-interface ScriptRun {
-  files: string[];
-  inline: string[];
-}
-
-function scriptFindings(key: string, script: string): { findings: Finding[]; runs: ScriptRun } {
-  const runs: ScriptRun = { files: [], inline: [] };
-  const findings: Finding[] = [];
-  const pipelines = parseScript(script);
-  let downloads = false;
-  let downloadExec = false;
-  const add = (id: string, severity: Severity, title: string, explanation: string) => {
-    if (!findings.some((f) => f.id === id))
-      findings.push(
-        finding({
-          id,
-          severity,
-          title,
-          file: 'package.json',
-          evidence: `"${key}": ${JSON.stringify(script)}`,
-          explanation,
-        }),
-      );
-  };
-  for (const p of pipelines) {
-    const names = p.commands.map((c) => commandName(c[0]!));
-    const dl = names.findIndex((n) => DOWNLOADERS.has(n));
-    if (dl >= 0) {
-      downloads = true;
-      if (names.slice(dl + 1).some((n) => INTERPRETERS.has(n))) downloadExec = true;
-    }
-    for (const cmd of p.commands) {
-      const name = commandName(cmd[0]!);
-      const args = cmd.slice(1);
-      if ((name === 'sh' || name === 'bash' || name === 'zsh' || name === 'dash') && args[0] === '-c' && args[1]) {
-        const inner = scriptFindings(key, args[1]);
-        for (const f of inner.findings) add(f.id, f.severity, f.title, f.explanation);
-        runs.files.push(...inner.runs.files);
-        runs.inline.push(...inner.runs.inline);
-      }
-      if ((name === 'powershell' || name === 'pwsh') && args.some((a) => /^-e(nc(odedcommand)?)?$/i.test(a))) {
-        add(
-          'install-script-encoded',
-          'high',
-          `The ${key} script runs an encoded PowerShell command`,
-          'An encoded command hides what the script does at install time.',
-        );
-      }
-      // `sh -c "$(curl …)"`, `node -e "$(wget …)"`: a download substituted into an interpreter's arguments.
-      if (INTERPRETERS.has(name) || name === 'eval') {
-        if (args.some((a) => /\$\(|`/.test(a) && [...DOWNLOADERS].some((d) => new RegExp(`\\b${d}\\b`, 'i').test(a)))) {
-          downloads = true;
-          downloadExec = true;
-        }
-      }
-      if (name === 'eval')
-        add(
-          'install-script-eval',
-          'high',
-          `The ${key} script uses shell eval`,
-          'eval runs a string built at install time as a command; what it runs cannot be read from the package.',
-        );
-      if (name === 'base64' && args.some((a) => a === '-d' || a === '--decode' || a === '-D')) {
-        add(
-          'install-script-encoded',
-          'high',
-          `The ${key} script decodes base64 data`,
-          'Decoding hidden data during installation is a common way to conceal a payload.',
-        );
-      }
-      if (name === 'npx' || (name === 'npm' && (args[0] === 'exec' || args[0] === 'x'))) {
-        add(
-          'install-script-remote-package',
-          'high',
-          `The ${key} script runs a package fetched at install time (${name})`,
-          'npx downloads and runs a package that is not part of this one and was never reviewed.',
-        );
-      }
-      if (name === 'node') {
-        const eIdx = args.findIndex((a) => a === '-e' || a === '--eval' || a === '-p' || a === '--print');
-        if (eIdx >= 0 && args[eIdx + 1]) runs.inline.push(args[eIdx + 1]!);
-        else {
-          const file = args.find((a) => !a.startsWith('-'));
-          if (file) runs.files.push(file);
-        }
-      }
-      if (/\.(c|m)?js$/.test(cmd[0]!) && cmd[0]!.startsWith('./')) runs.files.push(cmd[0]!);
-      if ((name === 'sh' || name === 'bash') && args[0] && !args[0].startsWith('-')) runs.files.push(args[0]);
-      if (name === 'chmod' && dl < 0 && downloads) downloadExec = true;
-    }
-  }
-  // A URL in the script, or a downloader anywhere: the install talks to the network.
-  const url = script.match(/\b(?:https?|ftp):\/\/[^\s'"|;&)]+/i)?.[0];
-  if (downloadExec) {
-    add(
-      'install-script-download-exec',
-      'critical',
-      `The ${key} script downloads code and runs it`,
-      'Code fetched from the network at install time runs on every machine that installs this package and can change at any moment without a new version.',
-    );
-  } else if (downloads || url) {
-    add(
-      'install-script-network',
-      'high',
-      `The ${key} script uses the network${url ? ` (${url.slice(0, 80)})` : ''}`,
-      'Installing the package contacts a server: it may download unreviewed code or send data out.',
-    );
-  }
-  return { findings, runs };
-}
-
-function resolveInside(root: string, from: string, spec: string): string | null {
-  const base = posix.normalize(posix.join(posix.dirname(from), spec));
-  if (base.startsWith('../') || base === '..' || posix.isAbsolute(base)) return null;
-  const abs = resolve(root, base);
-  if (!abs.startsWith(resolve(root) + sep)) return null;
-  return base;
-}
-
-// What install-time code can do, as medium facts for the approver: whether it does something harmful
-// with it (a download that is run, a secret that is sent) is judged by data flow in scan/behaviour,
-// whose findings carry the high and critical severities. Any network or shell use at install was
-// high before, which flagged esbuild, node-gyp and prebuild-install alike.
-function capabilityFindings(key: string, file: string, caps: Capability[]): Finding[] {
-  const out: Finding[] = [];
-  const net = caps.find((c) => c.kind === 'network');
-  const shell = caps.find((c) => c.kind === 'shell');
-  const ev = caps.find((c) => c.kind === 'eval');
-  const dyn = caps.find((c) => c.kind === 'dynamic-require');
-  const where = (c: Capability) => ({ file, evidence: `line ${c.line}: ${c.evidence}` });
-  if (net && (shell || ev)) {
-    out.push(
-      finding({
-        id: 'install-code-download-exec',
-        severity: 'medium',
-        title: `Install-time code uses the network and runs commands or code (${net.what} + ${(shell ?? ev)!.what})`,
-        ...where(net),
-        explanation: `${file} runs during ${key}: it uses ${net.what} and ${(shell ?? ev)!.what}, the pattern of a dropper that downloads and executes a payload on install.`,
-      }),
-    );
-  } else if (net) {
-    out.push(
-      finding({
-        id: 'install-code-network',
-        severity: 'medium',
-        title: `Install-time code uses the network (${net.what})`,
-        ...where(net),
-        explanation: `${file} runs during ${key} and can contact a server: it may download unreviewed code or send data out.`,
-      }),
-    );
-  }
-  if (shell && !net) {
-    out.push(
-      finding({
-        id: 'install-code-shell',
-        severity: 'medium',
-        title: `Install-time code runs shell commands (${shell.what})`,
-        ...where(shell),
-        explanation: `${file} runs during ${key} and starts other programs; check what they are.`,
-      }),
-    );
-  }
-  if (ev && !net) {
-    out.push(
-      finding({
-        id: 'install-code-eval',
-        severity: 'medium',
-        title: `Install-time code evaluates code at run time (${ev.what})`,
-        ...where(ev),
-        explanation: `${file} runs during ${key} and builds code from strings, which hides what it does from a reviewer.`,
-      }),
-    );
-  }
-  if (dyn) {
-    out.push(
-      finding({
-        id: 'install-code-dynamic-require',
-        severity: 'medium',
-        title: 'Install-time code loads a module whose name is computed',
-        ...where(dyn),
-        explanation: `${file} runs during ${key} and requires a module chosen at run time, so what it loads cannot be read from the source.`,
-      }),
-    );
-  }
-  return out;
-}
-
-async function readText(root: string, rel: string): Promise<string | null> {
-  try {
-    const abs = resolve(root, rel);
-    const st = await stat(abs);
-    if (!st.isFile() || st.size > MAX_JS_BYTES) return null;
-    return await readFile(abs, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** Follows the files an install script runs (and their local requires) and reports what they can do. */
-async function installCode(
-  root: string,
-  key: string,
-  runs: ScriptRun,
-): Promise<{ findings: Finding[]; files: Set<string> }> {
-  const findings: Finding[] = [];
-  const visited = new Set<string>();
-  for (const code of runs.inline) {
-    const a = analyseJs(code);
-    findings.push(...capabilityFindings(key, `package.json (${key}, inline node -e)`, a.capabilities));
-  }
-  const queue = runs.files.map((f) => resolveInside(root, 'x', f)).filter((f): f is string => f !== null);
-  while (queue.length && visited.size < MAX_INSTALL_FILES) {
-    const rel = queue.shift()!;
-    const candidates = JS_EXT.has(extname(rel))
-      ? [rel]
-      : [rel, `${rel}.js`, `${rel}.cjs`, `${rel}.mjs`, `${rel}/index.js`];
-    let found: string | null = null;
-    let text: string | null = null;
-    for (const c of candidates) {
-      text = await readText(root, c);
-      if (text !== null) {
-        found = c;
-        break;
-      }
-    }
-    if (!found || text === null || visited.has(found)) continue;
-    visited.add(found);
-    const a = analyseJs(text);
-    findings.push(...capabilityFindings(key, found, a.capabilities));
-    for (const spec of a.localRequires) {
-      const next = resolveInside(root, found, spec);
-      if (next) queue.push(next);
-    }
-  }
-  return { findings, files: visited };
 }
 
 export interface ManifestLike {
@@ -551,26 +229,28 @@ export function licenceMismatch(tarball: string | null, declared: string | null)
 // ---- everything ------------------------------------------------------------------------------
 
 export interface SignalInput {
-  root: string;
+  /** The files npm installs (the archive's view). */
+  contents: PackageFiles;
   manifest: ManifestLike | null;
+  /** Why there is no manifest (the view's manifestError), when there is none. */
+  manifestError?: string | null;
   /** The registry's version document; null when it could not be fetched. */
   registryDoc: ManifestLike | null;
   registryError?: string;
   declaredLicence: string | null;
-  skippedLinks?: string[];
   signal?: AbortSignal;
 }
 
 /**
- * Supply-chain signals from an extracted package: install scripts and what the files they run can do,
+ * Supply-chain signals from the files npm installs: install scripts and what the files they run can do,
  * native binaries, obfuscated code, non-registry dependencies, a package.json that disagrees with
  * the registry, and a licence that differs from the declared one. Reads files only; runs nothing.
  */
 export async function supplyChainSignals(input: SignalInput): Promise<Finding[]> {
-  const { root, manifest } = input;
+  const { contents, manifest } = input;
   const findings: Finding[] = [];
-  const files = await listFiles(root);
-  const hasBindingGyp = files.some((f) => f.rel === 'binding.gyp');
+  const files: readonly PackageFile[] = contents.files;
+  const hasBindingGyp = contents.file('binding.gyp') !== undefined;
 
   if (!manifest) {
     findings.push(
@@ -578,6 +258,7 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
         id: 'manifest-missing',
         severity: 'high',
         title: 'The tarball has no readable package.json',
+        evidence: input.manifestError ?? undefined,
         explanation: 'npm cannot install a package without package.json; the archive is not what it claims to be.',
       }),
     );
@@ -606,7 +287,7 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
       );
       const { findings: sf, runs } = scriptFindings(key, script);
       findings.push(...sf);
-      const code = await installCode(root, key, runs);
+      const code = await installCode(contents, key, runs);
       findings.push(...code.findings);
       for (const f of code.files) installFiles.add(f);
     }
@@ -619,14 +300,14 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
   const obfuscated: Finding[] = [];
   for (const f of files) {
     input.signal?.throwIfAborted();
-    const js = JS_EXT.has(extname(f.rel)) && f.size <= MAX_JS_BYTES && f.size > 0;
+    const js = JS_EXT.has(extname(f.path)) && f.size <= MAX_JS_BYTES && f.size > 0;
     if (!js) {
       if (f.size < 4) continue;
-      const b = nativeBinary(f, await head(f.abs, 1024));
+      const b = nativeBinary(f, await f.head(1024));
       if (b) binaries.push(b);
       continue;
     }
-    const buf = await readFile(f.abs);
+    const buf = await f.read();
     if (f.size >= 4) {
       const b = nativeBinary(f, buf.subarray(0, 1024));
       if (b) binaries.push(b);
@@ -636,7 +317,7 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
     // one is not parsed; the files install scripts run were analysed in full above.
     const a = mayHaveLongString(text) ? analyseJs(text) : null;
     const o = obfuscation(text, a?.parsed ? a : null);
-    const install = installFiles.has(f.rel);
+    const install = installFiles.has(f.path);
     // Medium wherever it is: dense escapes and long lines also mark minified bundles and generated
     // tables. javascript-obfuscator's own fingerprints are judged high by scan/behaviour (`obfuscated`).
     if (o.score >= 3) {
@@ -644,8 +325,8 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
         finding({
           id: 'obfuscated-code',
           severity: 'medium',
-          title: `Obfuscated code${install ? ' in install-time code' : ''}: ${f.rel}`,
-          file: f.rel,
+          title: `Obfuscated code${install ? ' in install-time code' : ''}: ${f.path}`,
+          file: f.path,
           evidence: o.evidence,
           explanation: `Signs of deliberately unreadable code: ${o.markers.join('; ')}. Obfuscation is rare in legitimate npm packages and common in malicious ones.`,
         }),
@@ -655,8 +336,8 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
         finding({
           id: 'high-entropy-string',
           severity: 'low',
-          title: `High-entropy string literal: ${f.rel}`,
-          file: f.rel,
+          title: `High-entropy string literal: ${f.path}`,
+          file: f.path,
           evidence: o.evidence,
           explanation: `${o.markers.join('; ')}. Often embedded data (fonts, WebAssembly), sometimes an encoded payload.`,
         }),
@@ -681,17 +362,6 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
     const declared = input.declaredLicence ?? licenceOf(input.registryDoc);
     const m = licenceMismatch(licenceOf(manifest), declared);
     if (m) findings.push(m);
-  }
-  if (input.skippedLinks?.length) {
-    findings.push(
-      finding({
-        id: 'archive-links',
-        severity: 'info',
-        title: `The archive holds ${input.skippedLinks.length} link(s), not extracted`,
-        evidence: input.skippedLinks.slice(0, 5).join(', '),
-        explanation: 'npm does not install links from package tarballs; they stay inside the package and were ignored.',
-      }),
-    );
   }
   return capPerId(findings);
 }

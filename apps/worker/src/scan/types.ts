@@ -48,8 +48,41 @@ export interface ScannerRun {
   details?: Record<string, unknown>;
 }
 
+/** A finding of the built-in signals (source `signal`), its evidence cut to an excerpt. */
+export function signalFinding(f: Omit<Finding, 'source'>): Finding {
+  const out: Finding = { source: 'signal', ...f };
+  if (out.evidence !== undefined) out.evidence = excerpt(out.evidence);
+  return out;
+}
+
 /** Caps an excerpt to ~200 characters on one line. */
 export function excerpt(s: string, max = 200): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/**
+ * One file of a package exactly as `npm install` leaves it in `node_modules/<name>` (the last copy of a
+ * path in the archive, whatever top-level folder it sat under). Scanners see nothing else: the files
+ * come from the archive's one view (`@spm/tarball`'s TarballView), never from a folder on disk.
+ */
+export interface PackageFile {
+  /** Relative to the package folder, `/`-separated, normalised (never absolute, never `..`). */
+  readonly path: string;
+  readonly size: number;
+  read(): Promise<Buffer>;
+  /** The first `n` bytes (fewer when the file is shorter). */
+  head(n: number): Promise<Buffer>;
+}
+
+/** Every file npm installs from one archive, sorted by path, and a lookup by path. */
+export interface PackageFiles {
+  readonly files: readonly PackageFile[];
+  file(path: string): PackageFile | undefined;
+}
+
+/** A file's contents as UTF-8 text, or null when it is larger than `maxBytes`. */
+export async function readText(f: PackageFile, maxBytes: number): Promise<string | null> {
+  if (f.size > maxBytes) return null;
+  return (await f.read()).toString('utf8');
 }

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import ssri from 'ssri';
-import { storageKeyForHex, storageKeyForIntegrity, storeFile, tempPath, verifyCached } from '../cache.js';
+import { hashCached, storageKeyForHex, storageKeyForIntegrity, storeFile, tempPath } from '../cache.js';
 import { PermanentError } from '../errors.js';
 import type { SourceRegistry, VersionDocument } from '../registry/source.js';
 import type { StageHandler } from './types.js';
@@ -30,8 +30,10 @@ function validSri(value: string): boolean {
  * The download stage. Only the source registry is trusted for bytes: the tarball URL comes from its
  * version document and must be on its origin (the lockfile's `resolved` is user input and is never
  * fetched). The tarball is streamed to a temp file with a size cap and timeout, verified against the
- * lockfile's integrity and the registry's, and stored content-addressed. A copy already stored that
- * verifies is reused without downloading (a worker that crashed after storing does not fetch again).
+ * lockfile's integrity and the registry's, and stored under the sha512 of the bytes received. A stored
+ * copy is reused without downloading only when the registry's own sha512 names it (so a worker that
+ * crashed after storing does not fetch again); a registry entry with only a sha1 `shasum`, or none, is
+ * always downloaded and hashed. A shared stored file is never deleted by this stage.
  */
 export function createDownloadStage(deps: { registry: SourceRegistry }): StageHandler {
   return async ({ pkg, signal, config, log }) => {
@@ -85,13 +87,44 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     }
 
     const algorithms = expected.flatMap((e) => Object.keys(ssri.parse(e)));
-    const knownKey = expected.map(storageKeyForIntegrity).find((k): k is string => !!k);
-    let reused = false;
-    let result = knownKey ? await verifyCached(config.packageCacheDir, knownKey, expected, signal) : null;
-    let key = knownKey;
-    if (result) {
-      reused = true;
-    } else {
+    /** Throws a PermanentError unless the bytes match the lockfile's and the registry's integrity. */
+    const verify = (got: ssri.IntegrityMap, source: string) => {
+      for (const [label, value] of [
+        ['the lockfile', fromLockfile],
+        ['the source registry', fromRegistry],
+      ] as const) {
+        if (value && !got.match(value)) {
+          const algo = Object.keys(ssri.parse(value))[0] ?? 'sha512';
+          const actual = got
+            .toString()
+            .split(' ')
+            .find((h) => h.startsWith(`${algo}-`));
+          throw new PermanentError(
+            'error',
+            `${what}: integrity mismatch: ${label} says ${value} but ${source} is ${actual}` +
+              (fromLockfile && fromRegistry ? ` (lockfile: ${fromLockfile}; registry: ${fromRegistry})` : ''),
+          );
+        }
+      }
+    };
+
+    // A stored copy is reused only when the registry names its sha512: the cache is keyed by the
+    // sha512 of verified bytes, and nothing the lockfile says picks which stored bytes are used. A
+    // stored file is never deleted here (other packages may share it); a corrupt one is replaced
+    // atomically by verified bytes under the same key.
+    const registryKey = storageKeyForIntegrity(fromRegistry);
+    let result: { integrity: ssri.IntegrityMap; size: number } | null = null;
+    let key: string | null = null;
+    if (registryKey) {
+      const stored = await hashCached(config.packageCacheDir, registryKey, { signal, also: algorithms });
+      if (stored && stored.integrity.match(fromRegistry!)) {
+        verify(stored.integrity, 'the copy the registry names');
+        result = stored;
+        key = registryKey;
+      }
+    }
+    const reused = result !== null;
+    if (!result) {
       const tmp = await tempPath(config.packageCacheDir);
       try {
         result = await deps.registry.downloadTo(url, tmp, {
@@ -100,23 +133,7 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
           what,
           algorithms,
         });
-        for (const [label, value] of [
-          ['the lockfile', fromLockfile],
-          ['the source registry', fromRegistry],
-        ] as const) {
-          if (value && !result.integrity.match(value)) {
-            const algo = Object.keys(ssri.parse(value))[0] ?? 'sha512';
-            const actual = result.integrity
-              .toString()
-              .split(' ')
-              .find((h) => h.startsWith(`${algo}-`));
-            throw new PermanentError(
-              'error',
-              `${what}: integrity mismatch: ${label} says ${value} but the downloaded tarball is ${actual}` +
-                (fromLockfile && fromRegistry ? ` (lockfile: ${fromLockfile}; registry: ${fromRegistry})` : ''),
-            );
-          }
-        }
+        verify(result.integrity, 'the downloaded tarball');
         key = storageKeyForHex(Buffer.from(result.integrity.sha512![0]!.digest, 'base64').toString('hex'));
         await storeFile(config.packageCacheDir, tmp, key);
       } finally {

@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve } from 'node:path';
 import {
   advisoriesForPackage,
   advisoryStats,
@@ -9,8 +9,9 @@ import {
   type PackageAdvisory,
 } from '@spm/db';
 import { PermanentError, TransientError } from '../errors.js';
+import { withTempDir } from '../temp-dir.js';
+import { archiveFindings, ArchiveRefusedError, withPackageView } from '../scan/archive.js';
 import { builtinScan } from '../scan/builtin.js';
-import { HostileArchiveError, withExtracted } from '../scan/extract.js';
 import { dedupeFindings } from '../scan/merge.js';
 import { SourceRegistry } from '../registry/source.js';
 import { countBySeverity, securityScore } from '../scan/score.js';
@@ -41,17 +42,6 @@ async function exists(p: string): Promise<boolean> {
     return (await stat(p)).isFile();
   } catch {
     return false;
-  }
-}
-
-async function readManifest(root: string): Promise<ManifestLike | null> {
-  try {
-    const text = await readFile(join(root, 'package.json'), 'utf8');
-    if (text.length > 1024 * 1024) return null;
-    const m = JSON.parse(text) as unknown;
-    return m && typeof m === 'object' && !Array.isArray(m) ? (m as ManifestLike) : null;
-  } catch {
-    return null;
   }
 }
 
@@ -97,8 +87,9 @@ async function lookupAdvisories(
 /**
  * The security-scan stage (Downloaded → Security Scanning → Security Scanned → Pending Approval).
  *
- * Extracts the stored tarball safely (a hostile archive is Rejected, kind policy), runs the built-in
- * scanner and, when configured, Trivy; merges and deduplicates their findings; records a
+ * Reads the stored tarball once into its npm-equivalent view (`scan/archive.ts`: exactly the files npm
+ * installs; a hostile archive or one over a hard limit is Rejected, kind policy), adds the archive's own
+ * findings (second top-level folder, duplicates, unusual sizes), runs the built-in scanner on the view's files and, when configured, Trivy; merges and deduplicates their findings; records a
  * `security_scans` row (scanners and versions, counts per severity, findings, duration, score); and
  * decides: malware → reject (policy); a finding at or above SCAN_AUTO_REJECT_SEVERITY → reject
  * (policy); WORKER_AUTO_APPROVE with nothing at medium or above → Approved; otherwise Pending
@@ -120,15 +111,20 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
       };
     }
 
-    const limits = { maxEntries: config.scanMaxEntries, maxUnpackedBytes: config.scanMaxUnpackedBytes, signal };
+    const limits = {
+      maxEntries: config.scanMaxEntries,
+      maxUnpackedBytes: config.scanMaxUnpackedBytes,
+      maxFileBytes: config.scanMaxFileBytes,
+      maxCompressionRatio: config.scanMaxCompressionRatio,
+    };
     const trivy = trivyOptions(config);
     const registry = deps.registry ?? SourceRegistry.fromConfig(config);
     const scanners: ScannerRun[] = [];
 
     let findings: Finding[];
     try {
-      findings = await withExtracted(file, limits, async (x) => {
-        const manifest = await readManifest(x.root);
+      findings = await withPackageView(file, { limits, signal }, async (view) => {
+        const manifest = view.manifest as ManifestLike | null;
         let registryDoc: ManifestLike | null = null;
         let registryError: string | undefined;
         try {
@@ -143,15 +139,15 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         let builtin: Finding[];
         try {
           builtin = await builtinScan({
-            root: x.root,
+            contents: view,
             name: pkg.name,
             version: pkg.version,
             manifest,
+            manifestError: view.manifestError,
             registryDoc,
             registryError,
             declaredLicence: declaredLicence(pkg.declaredLicense),
             advisories,
-            skippedLinks: x.skippedLinks,
             signal,
           });
         } catch (err) {
@@ -167,14 +163,18 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
             advisories: stats.count,
             advisoriesNewest: stats.latestModified?.toISOString() ?? null,
             registryComparison: registryDoc ? 'compared' : 'unavailable',
-            entries: x.entries,
-            unpackedBytes: x.unpackedBytes,
+            ...view.stats,
           },
         });
+        const fromArchive = archiveFindings(view);
 
         let fromTrivy: Finding[] = [];
         if (trivy) {
-          const res = await trivyScan(trivy, x.root, signal);
+          // Trivy reads a folder: it gets the view's files laid out as npm would, nothing else.
+          const res = await withTempDir('spm-trivy-', async (dir) => {
+            await view.materialize(dir);
+            return trivyScan(trivy, dir, signal);
+          });
           fromTrivy = res.findings;
           scanners.push({
             name: 'trivy',
@@ -184,22 +184,23 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
             details: { mode: trivy.serverUrl ? 'client/server' : 'standalone' },
           });
         }
-        return sortFindings(dedupeFindings([...builtin, ...fromTrivy]));
+        return sortFindings(dedupeFindings([...fromArchive, ...builtin, ...fromTrivy]));
       });
     } catch (err) {
-      if (err instanceof HostileArchiveError) {
+      if (err instanceof ArchiveRefusedError) {
         const f: Finding = {
-          id: 'hostile-archive',
+          id: 'archive-refused',
           source: 'signal',
           severity: 'critical',
-          title: 'The tarball breaks the extraction policy',
+          title: err.limit ? 'The archive passes a hard limit and was not read further' : 'The archive was refused',
           evidence: excerpt(err.message),
-          explanation:
-            'The archive tries to write outside its directory, holds special files, or is too large to unpack. It was not extracted.',
+          explanation: err.limit
+            ? 'Reading it would take more than this machine allows (the limits sit far above every real package measured); raise the setting named in the evidence only if the package is expected to be this large.'
+            : 'The archive is not a readable tar archive, or it is built to write outside the package folder. It was not scanned.',
         };
         await insertSecurityScan(db, {
           packageId: pkg.packageId,
-          scanners: [{ name: 'extract', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
+          scanners: [{ name: 'archive', version: BUILTIN_VERSION, durationMs: Date.now() - started, findings: 1 }],
           counts: countBySeverity([f]),
           findings: [f],
           malware: false,

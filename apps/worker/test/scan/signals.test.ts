@@ -1,35 +1,21 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPackage, type BuiltPackage } from '@spm/testkit';
-import { withExtracted } from '../../src/scan/extract.js';
+import { withTarballView } from '@spm/tarball';
 import { parseScript } from '../../src/scan/shell.js';
 import { analyseJs, mayHaveLongString } from '../../src/scan/js-analysis.js';
 import { manifestMismatch, nonRegistrySpec, supplyChainSignals } from '../../src/scan/signals.js';
 import type { Finding } from '../../src/scan/types.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'spm-signals-test-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 async function signalsOf(
   pkg: BuiltPackage,
   opts: { registryDoc?: Record<string, unknown> | null; declaredLicence?: string | null } = {},
 ): Promise<Finding[]> {
-  const file = join(dir, `${pkg.name}-${pkg.version}.tgz`);
-  await writeFile(file, pkg.tarball);
-  return withExtracted(file, { maxEntries: 1000, maxUnpackedBytes: 50 * 1024 * 1024 }, async (x) =>
+  return withTarballView(pkg.tarball, {}, async (view) =>
     supplyChainSignals({
-      root: x.root,
+      contents: view,
       manifest: pkg.manifest,
       registryDoc: opts.registryDoc === undefined ? pkg.manifest : opts.registryDoc,
       declaredLicence: opts.declaredLicence ?? 'MIT',
-      skippedLinks: x.skippedLinks,
     }),
   );
 }

@@ -1,5 +1,5 @@
 import { commandName, parseScript } from '../shell.js';
-import { DOWNLOADERS, INTERPRETERS } from '../signals.js';
+import { DOWNLOADERS, INTERPRETERS } from '../install-code.js';
 import type { RuleId } from './rules.js';
 
 const SYSTEM_PROXIES = new Set([
