@@ -31,9 +31,10 @@ export const METADATA_HOSTS = new Set([
 ]);
 const METADATA_TEXT = /169\.254\.169\.254|metadata\.google\.internal|100\.100\.100\.200/;
 
-// Runs of invisible characters (zero-width, word joiner, variation selectors, tags, Hangul fillers,
-// private use). Variation selectors are combining marks on purpose here: a run of them is the payload.
-const INVISIBLE = '[\\u200b-\\u200d\\u2060-\\u2064\\ufeff\\u3164\\u115f\\u1160\\ufe00-\\ufe0f\\ue000-\\uf8ff]';
+// Runs of invisible characters (zero-width, word joiner, variation selectors, tags, Hangul fillers).
+// Variation selectors are combining marks on purpose here: a run of them is the payload. Private-use
+// characters are left out: charset tables (iconv-lite's sbcs data) and icon fonts are full of them.
+const INVISIBLE = '[\\u200b-\\u200d\\u2060-\\u2064\\ufeff\\u3164\\u115f\\u1160\\ufe00-\\ufe0f]';
 // eslint-disable-next-line no-misleading-character-class -- the combining marks are what is searched for
 export const INVISIBLE_RUN = new RegExp(`(?:${INVISIBLE}|\\udb40[\\udc00-\\udc7f\\udd00-\\uddef]){8,}`);
 
