@@ -1,6 +1,8 @@
 import semver from 'semver';
 import type { PackageAdvisory } from '@spm/db';
 import { isAffected, isSeverity, validateRange, type OsvRange } from './osv.js';
+import { behaviourFiles } from './behaviour/files.js';
+import { detectBehaviour } from './behaviour/index.js';
 import { supplyChainSignals, type ManifestLike } from './signals.js';
 import { excerpt, type Finding, type PackageFiles } from './types.js';
 
@@ -62,9 +64,17 @@ export interface BuiltinScanInput {
   signal?: AbortSignal;
 }
 
-/** The built-in scanner: advisory matches plus supply-chain signals. Needs no external service. */
+/**
+ * The built-in scanner: advisory matches, supply-chain signals and behaviour detection over all code
+ * of the package (scan/behaviour). Needs no external service.
+ */
 export async function builtinScan(input: BuiltinScanInput): Promise<Finding[]> {
   const vulns = matchAdvisories(input.version, input.advisories);
   const signals = await supplyChainSignals(input);
-  return [...vulns, ...signals];
+  const behaviour = detectBehaviour({
+    files: await behaviourFiles(input.contents.files, input.signal),
+    manifest: input.manifest,
+    signal: input.signal,
+  });
+  return [...vulns, ...signals, ...behaviour];
 }

@@ -10,7 +10,7 @@ export const JS_EXT = new Set(['.js', '.cjs', '.mjs']);
 export const MAX_JS_BYTES = 5 * 1024 * 1024;
 const MAX_INSTALL_FILES = 25;
 
-const DOWNLOADERS = new Set([
+export const DOWNLOADERS = new Set([
   'curl',
   'wget',
   'fetch',
@@ -27,7 +27,7 @@ const DOWNLOADERS = new Set([
   'ftp',
   'scp',
 ]);
-const INTERPRETERS = new Set([
+export const INTERPRETERS = new Set([
   'sh',
   'bash',
   'zsh',
@@ -167,6 +167,10 @@ function resolveInside(from: string, spec: string): string | null {
   return base;
 }
 
+// What install-time code can do, as medium facts for the approver: whether it does something harmful
+// with it (a download that is run, a secret that is sent) is judged by data flow in scan/behaviour,
+// whose findings carry the high and critical severities. Any network or shell use at install was
+// high before, which flagged esbuild, node-gyp and prebuild-install alike.
 function capabilityFindings(key: string, file: string, caps: Capability[]): Finding[] {
   const out: Finding[] = [];
   const net = caps.find((c) => c.kind === 'network');
@@ -178,7 +182,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-download-exec',
-        severity: 'critical',
+        severity: 'medium',
         title: `Install-time code uses the network and runs commands or code (${net.what} + ${(shell ?? ev)!.what})`,
         ...where(net),
         explanation: `${file} runs during ${key}: it uses ${net.what} and ${(shell ?? ev)!.what}, the pattern of a dropper that downloads and executes a payload on install.`,
@@ -188,7 +192,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-network',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code uses the network (${net.what})`,
         ...where(net),
         explanation: `${file} runs during ${key} and can contact a server: it may download unreviewed code or send data out.`,
@@ -199,7 +203,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-shell',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code runs shell commands (${shell.what})`,
         ...where(shell),
         explanation: `${file} runs during ${key} and starts other programs; check what they are.`,
@@ -210,7 +214,7 @@ function capabilityFindings(key: string, file: string, caps: Capability[]): Find
     out.push(
       finding({
         id: 'install-code-eval',
-        severity: 'high',
+        severity: 'medium',
         title: `Install-time code evaluates code at run time (${ev.what})`,
         ...where(ev),
         explanation: `${file} runs during ${key} and builds code from strings, which hides what it does from a reviewer.`,

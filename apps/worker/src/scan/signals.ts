@@ -318,11 +318,13 @@ export async function supplyChainSignals(input: SignalInput): Promise<Finding[]>
     const a = mayHaveLongString(text) ? analyseJs(text) : null;
     const o = obfuscation(text, a?.parsed ? a : null);
     const install = installFiles.has(f.path);
+    // Medium wherever it is: dense escapes and long lines also mark minified bundles and generated
+    // tables. javascript-obfuscator's own fingerprints are judged high by scan/behaviour (`obfuscated`).
     if (o.score >= 3) {
       obfuscated.push(
         finding({
           id: 'obfuscated-code',
-          severity: install ? 'high' : 'medium',
+          severity: 'medium',
           title: `Obfuscated code${install ? ' in install-time code' : ''}: ${f.path}`,
           file: f.path,
           evidence: o.evidence,

@@ -23,6 +23,8 @@ export interface Finding {
   title: string;
   /** Path relative to the package root, when the finding is about one file. */
   file?: string;
+  /** 1-based line in `file` the evidence comes from. */
+  line?: number;
   /** A short excerpt (at most ~200 characters) of what was seen. */
   evidence?: string;
   /** Why it matters, in words a reviewer understands. */

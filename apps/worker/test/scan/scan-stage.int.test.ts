@@ -318,7 +318,7 @@ describe('scan stage against real Postgres', () => {
       expect.arrayContaining([
         expect.objectContaining({ id: 'archive-multiple-roots', severity: 'high' }),
         expect.objectContaining({ id: 'archive-duplicate-path', severity: 'high' }),
-        expect.objectContaining({ id: 'install-code-shell', file: 'index.js', severity: 'high' }),
+        expect.objectContaining({ id: 'download-exec', file: 'index.js', severity: 'critical' }),
       ]),
     );
   });
