@@ -7,6 +7,7 @@ import { benchWakeup, type B3Result } from './b3-wakeup.js';
 import { benchEndToEnd, type B4Result } from './b4-e2e.js';
 import { benchCrash, type B5Result } from './b5-crash.js';
 import { benchDetection, type B7Result } from './b7-detection.js';
+import { benchFairness, type B8Result } from './b8-fairness.js';
 import { installQueryCounter } from './query-counter.js';
 import { round } from './stats.js';
 
@@ -21,7 +22,7 @@ export function benchConfig(env: Env = process.env) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
     return n;
   };
-  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b7')
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b7,b8')
     .toLowerCase()
     .split(',')
     .map((s) => s.trim());
@@ -49,6 +50,12 @@ export function benchConfig(env: Env = process.env) {
       kills: int('BENCH_CRASH_KILLS', 5),
       leaseSeconds: int('BENCH_CRASH_LEASE_SECONDS', 3),
     },
+    fairness: {
+      big: int('BENCH_FAIR_BIG', 20_000),
+      small: int('BENCH_FAIR_SMALL', 10),
+      concurrency: int('BENCH_FAIR_CONCURRENCY', 5),
+      timeoutSeconds: int('BENCH_FAIR_TIMEOUT_SECONDS', 600),
+    },
   };
 }
 
@@ -59,7 +66,15 @@ interface Target {
   met: boolean;
 }
 
-type Results = { b1?: B1Result; b2?: B2Result; b3?: B3Result; b4?: B4Result; b5?: B5Result; b7?: B7Result };
+type Results = {
+  b1?: B1Result;
+  b2?: B2Result;
+  b3?: B3Result;
+  b4?: B4Result;
+  b5?: B5Result;
+  b7?: B7Result;
+  b8?: B8Result;
+};
 
 function targets(r: Results): Target[] {
   const out: Target[] = [];
@@ -129,6 +144,14 @@ function targets(r: Results): Target[] {
       });
     }
   }
+  if (r.b8) {
+    out.push({
+      id: 'B8',
+      target: `a ${r.b8.smallPackages}-package request behind another user's ${r.b8.bigPackages} settles in about the time it takes alone`,
+      measured: `${round(r.b8.behindMs / 1000, 2)} s behind vs ${round(r.b8.aloneMs / 1000, 2)} s alone (×${r.b8.ratio})`,
+      met: !r.b8.timedOut && r.b8.ratio <= 3,
+    });
+  }
   return out;
 }
 
@@ -180,6 +203,8 @@ async function main(): Promise<void> {
     if (cfg.only.includes('b5'))
       results.b5 = await timed('B5 crash soak', () => benchCrash(factory, { ...cfg.crash, log }));
     if (cfg.only.includes('b7')) results.b7 = await timed('B7 detection', () => benchDetection({ log }));
+    if (cfg.only.includes('b8'))
+      results.b8 = await timed('B8 fairness', () => benchFairness(factory, { ...cfg.fairness, log }));
   } finally {
     await factory.close();
   }
@@ -198,7 +223,7 @@ async function main(): Promise<void> {
   };
 
   const rows: string[][] = [['benchmark', 'figure', 'value']];
-  const { b1, b2, b3, b4, b5, b7 } = results;
+  const { b1, b2, b3, b4, b5, b7, b8 } = results;
   if (b1) {
     rows.push([
       'B1 ingest',
@@ -313,6 +338,18 @@ async function main(): Promise<void> {
       ]);
     }
     rows.push(['', 'scan time per package (mean)', `${b7.scanMs.meanPerPackage} ms`]);
+  }
+  if (b8) {
+    rows.push([
+      'B8 fairness',
+      `${b8.smallPackages}-package request alone (${b8.concurrency} slots)`,
+      `${round(b8.aloneMs / 1000, 2)} s`,
+    ]);
+    rows.push([
+      '',
+      `behind another user's ${b8.bigPackages}-package request`,
+      `${round(b8.behindMs / 1000, 2)} s${b8.timedOut ? ' (timed out)' : ''}, ${b8.bigSettledMeanwhile} of the big one settled meanwhile`,
+    ]);
   }
   log('');
   log(table(rows));

@@ -88,6 +88,8 @@ export interface PackageStatusTable {
   attempts: Generated<number>;
   run_at: TimestampDefault;
   priority: Generated<number>;
+  /** The request that queued the package: its lane in the fair claim (migration 0010). */
+  request_id: ColumnType<number | null, number | null | undefined, number | null>;
   locked_by: string | null;
   locked_until: Timestamp | null;
   stage_started_at: Timestamp | null;

@@ -97,7 +97,8 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         ON CONFLICT (name, version) DO NOTHING
         RETURNING id
       ), st AS (
-        INSERT INTO package_status (package_id, status, priority) SELECT id, ${Status.Requested}, ${priority}::int FROM ins
+        INSERT INTO package_status (package_id, status, priority, request_id)
+        SELECT id, ${Status.Requested}, ${priority}::int, ${requestId}::bigint FROM ins
       ), ev AS (
         INSERT INTO package_events (package_id, from_status, to_status, actor, actor_kind, reason)
         SELECT id, NULL, ${Status.Requested}, ${input.actor}, 'user', ${`submitted in request ${requestId}`} FROM ins

@@ -53,10 +53,16 @@ export async function notifyRunnable(db: Executor): Promise<void> {
 }
 
 /**
- * Claims up to `limit` runnable packages in one statement (`FOR UPDATE SKIP LOCKED`, ordered by
- * priority, run_at, id), moving each to its work status with a lease held by `workerId`, counting
- * the attempt, and recording the transition in package_events. Concurrent claimers never receive the
- * same package.
+ * Claims up to `limit` runnable packages in one statement (`FOR UPDATE SKIP LOCKED`), moving each to its
+ * work status with a lease held by `workerId`, counting the attempt, and recording the transition in
+ * package_events. Concurrent claimers never receive the same package.
+ *
+ * Order: priority first (a more urgent package always goes before a less urgent one); within one priority
+ * the claim takes turns, first between requestors, then between each requestor's requests (a package's
+ * lane is the request that queued it), and within a request it goes by run_at, then id. So one user's
+ * 20,000-package backlog does not starve another user's 10 packages: each gets every other slot. The lanes
+ * are found with a skip scan of package_status_lane_idx and only the first few packages of each lane are
+ * ranked, so the cost grows with the number of lanes, not with the backlog.
  */
 export async function claimPackages(
   db: Executor,
@@ -71,6 +77,9 @@ export async function claimPackages(
 ): Promise<ClaimedPackage[]> {
   if (opts.limit <= 0) return [];
   if (opts.checkpoints && opts.checkpoints.length === 0) return [];
+  const only = opts.checkpoints ? sql`AND ps.status = ANY(${[...opts.checkpoints]}::text[])` : sql``;
+  // A few more than the limit per lane, so a claimer racing others still finds unlocked packages.
+  const perLane = opts.limit * 2;
   const res = await sql<{
     package_id: number;
     name: string;
@@ -88,13 +97,42 @@ export async function claimPackages(
     registry_integrity: string | null;
     license_expression: string | null;
   }>`
-    WITH candidates AS (
-      SELECT package_id, status AS from_status FROM package_status
-      WHERE status IN (${checkpointList}) AND run_at <= now()
-        ${opts.checkpoints ? sql`AND status = ANY(${[...opts.checkpoints]}::text[])` : sql``}
-      ORDER BY priority, run_at, package_id
+    WITH RECURSIVE lanes AS (
+      (SELECT request_id FROM package_status
+       WHERE status IN (${checkpointList}) AND request_id IS NOT NULL ORDER BY request_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT ps.request_id FROM package_status ps
+              WHERE ps.status IN (${checkpointList}) AND ps.request_id > l.request_id ORDER BY ps.request_id LIMIT 1)
+      FROM lanes l WHERE l.request_id IS NOT NULL
+    ), heads AS (
+      -- The first runnable packages of each lane (and of packages queued outside any request).
+      SELECT h.* FROM lanes l CROSS JOIN LATERAL (
+        SELECT ps.package_id, ps.priority, ps.run_at, ps.request_id FROM package_status ps
+        WHERE ps.request_id = l.request_id AND ps.status IN (${checkpointList}) AND ps.run_at <= now() ${only}
+        ORDER BY ps.priority, ps.run_at, ps.package_id LIMIT ${perLane}
+      ) h WHERE l.request_id IS NOT NULL
+      UNION ALL
+      (SELECT ps.package_id, ps.priority, ps.run_at, ps.request_id FROM package_status ps
+       WHERE ps.request_id IS NULL AND ps.status IN (${checkpointList}) AND ps.run_at <= now() ${only}
+       ORDER BY ps.priority, ps.run_at, ps.package_id LIMIT ${perLane})
+    ), in_request AS (
+      SELECT h.*, r.requestor_id,
+             row_number() OVER (PARTITION BY h.request_id, h.priority ORDER BY h.run_at, h.package_id) AS turn
+      FROM heads h LEFT JOIN requests r ON r.id = h.request_id
+    ), ranked AS (
+      SELECT package_id, priority, request_id,
+             row_number() OVER (PARTITION BY requestor_id, priority ORDER BY turn, request_id) AS turn
+      FROM in_request
+    ), claim_order AS (
+      -- As one array, so the locking scan below is a handful of primary-key probes, not a join the
+      -- planner might answer by reading the whole table.
+      SELECT array_agg(package_id ORDER BY priority, turn, request_id NULLS LAST, package_id) AS ids FROM ranked
+    ), candidates AS (
+      SELECT ps.package_id, ps.status AS from_status FROM claim_order o JOIN package_status ps ON ps.package_id = ANY(o.ids)
+      WHERE ps.status IN (${checkpointList}) AND ps.run_at <= now() ${only}
+      ORDER BY array_position(o.ids, ps.package_id)
       LIMIT ${opts.limit}
-      FOR UPDATE SKIP LOCKED
+      FOR UPDATE OF ps SKIP LOCKED
     ), claimed AS (
       UPDATE package_status ps
       SET status = ${caseWorkFromCheckpoint},
