@@ -15,6 +15,12 @@ export interface ApiConfig {
   adminUsername: string | null;
   adminPassword: string | null;
   uploadMaxBytes: number;
+  /** Lockfile entries (packages to vet) one upload may hold; more is 413 ERR_MAX_LOCKFILE_ENTRIES. */
+  maxLockfileEntries: number;
+  /** Requests one user may have waiting for the workers (admins: no limit); more is 429. */
+  userMaxOpenRequests: number;
+  /** Packages one user's requests may have waiting for the workers (admins: no limit); more is 429. */
+  userMaxQueuedPackages: number;
   /** Login attempts allowed per minute for one IP address and username. */
   loginRateLimit: number;
   /** Login attempts allowed per minute from one IP address, whatever the usernames (password spraying). */
@@ -149,6 +155,9 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     adminUsername,
     adminPassword: adminPassword === '' ? null : adminPassword,
     uploadMaxBytes: int('UPLOAD_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxLockfileEntries: int('MAX_LOCKFILE_ENTRIES', 20_000, 1, 10_000_000),
+    userMaxOpenRequests: int('USER_MAX_OPEN_REQUESTS', 20, 1, 1_000_000),
+    userMaxQueuedPackages: int('USER_MAX_QUEUED_PACKAGES', 50_000, 1, 100_000_000),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
     loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
     approvalFourEyes: fourEyesRaw !== 'false' && fourEyesRaw !== '0',

@@ -6,13 +6,20 @@ export class AppError extends Error {
   readonly code: string;
   readonly status: number;
   readonly details: unknown;
+  /** Response headers that belong to the error (`retry-after` of a 429). */
+  readonly headers: Record<string, string> | undefined;
 
-  constructor(code: string, message: string, opts: { status?: number; details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { status?: number; details?: unknown; cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = opts.status ?? 500;
     this.details = opts.details;
+    this.headers = opts.headers;
   }
 }
 

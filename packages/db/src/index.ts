@@ -10,6 +10,7 @@ export * from './license-ids.js';
 export * from './password-policy.js';
 export * from './queries/queue.js';
 export * from './queries/enqueue.js';
+export * from './queries/quotas.js';
 export * from './queries/approvals.js';
 export * from './queries/workers.js';
 export * from './queries/license-policy.js';

@@ -68,7 +68,9 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Application name and version come from the lockfile root, or from `application_name` / `application_version` ' +
           '(query parameters or multipart fields) when the lockfile has none. `priority` (query) orders its packages in ' +
           'the queue: users may choose normal or low, approvers and admins also high or urgent. Answers 202 at once; ' +
-          'poll `status_url`.',
+          'poll `status_url`. More than MAX_LOCKFILE_ENTRIES packages: 413 ERR_MAX_LOCKFILE_ENTRIES. Over your quota ' +
+          '(USER_MAX_OPEN_REQUESTS requests or USER_MAX_QUEUED_PACKAGES packages waiting for the workers; admins have ' +
+          'none): 429 ERR_QUOTA_OPEN_REQUESTS / ERR_QUOTA_QUEUED_PACKAGES with Retry-After.',
         security: [{ bearerAuth: [] }],
         consumes: [...RAW_TYPES, 'multipart/form-data'],
         querystring: Type.Object({
@@ -99,7 +101,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
             priority: Priority,
             status_url: Type.String(),
           }),
-          ...authErrors(403, 413, 415),
+          ...authErrors(403, 413, 415, 429),
         },
       },
     },
@@ -151,6 +153,14 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
 
       const parsed = parseLockfileText(text);
+      const entries = parsed.packages.length;
+      if (entries > app.config.maxLockfileEntries) {
+        throw new AppError(
+          'ERR_MAX_LOCKFILE_ENTRIES',
+          `The lockfile has ${entries} packages to vet; this server accepts at most ${app.config.maxLockfileEntries} per upload (MAX_LOCKFILE_ENTRIES). Split it, or ask an operator to raise the limit.`,
+          { status: 413, details: { setting: 'MAX_LOCKFILE_ENTRIES', limit: app.config.maxLockfileEntries, entries } },
+        );
+      }
       const applicationName = parsed.applicationName ?? name ?? 'unnamed';
       const applicationVersion = parsed.applicationVersion ?? version ?? '0.0.0';
       const result = await enqueueLockfile(app.db, {
@@ -164,6 +174,14 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         lockfileVersion: parsed.lockfileVersion,
         packages: parsed.packages,
         audit: { ip: request.ip },
+        // Admins have no quota: they are the override when someone's work must go in anyway.
+        quota:
+          request.user.role === 'admin'
+            ? undefined
+            : {
+                maxOpenRequests: app.config.userMaxOpenRequests,
+                maxQueuedPackages: app.config.userMaxQueuedPackages,
+              },
       });
       return reply.code(202).send({
         request_id: result.requestId,

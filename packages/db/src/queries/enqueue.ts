@@ -3,6 +3,7 @@ import type { DB } from '../db.js';
 import type { LockfileFormat } from '../schema.js';
 import { Status } from '../status.js';
 import { notifyRunnable } from './queue.js';
+import { checkQueuedAfter, checkQuotaBefore, type UserQuota } from './quotas.js';
 
 export interface LockfilePackage {
   name: string;
@@ -33,6 +34,8 @@ export interface EnqueueInput {
   priority?: number;
   /** When given, the upload is recorded in audit_log in the same transaction (action `request.upload`). */
   audit?: { ip: string | null };
+  /** The requestor's limits (none for admins): checked in the same transaction, 429 when over. */
+  quota?: UserQuota;
 }
 
 export interface EnqueueResult {
@@ -44,9 +47,10 @@ export interface EnqueueResult {
 
 /**
  * Records a submitted lockfile in one transaction with a fixed number of statements whatever its size:
- * the request, every name@version upserted into `packages`, new ones queued as Requested (with an
- * event), every package linked as new or existing, and one NOTIFY. A name@version already known is
- * linked as existing and not queued again. Duplicate name@version entries in the input are merged.
+ * the request (after the requestor's quota is checked, under a per-user lock), every name@version upserted
+ * into `packages`, new ones queued as Requested (with an event), every package linked as new or existing,
+ * and one NOTIFY. A name@version already known is linked as existing and not queued again. Duplicate
+ * name@version entries in the input are merged.
  */
 export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<EnqueueResult> {
   const seen = new Map<string, LockfilePackage>();
@@ -68,6 +72,8 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
   const priority = input.priority ?? 0;
 
   return db.transaction().execute(async (trx) => {
+    const quota = input.quota !== undefined && input.requestorId !== null ? input.quota : undefined;
+    const queuedBefore = quota ? await checkQuotaBefore(trx, input.requestorId!, quota) : 0;
     const req = await trx
       .insertInto('requests')
       .values({
@@ -106,6 +112,7 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
       SELECT id FROM ins
     `.execute(trx);
     const newIds = inserted.rows.map((r) => r.id);
+    if (quota) checkQueuedAfter(queuedBefore, newIds.length, quota);
 
     // Link every package (a new statement sees rows committed concurrently by another upload).
     const linked = await sql<{ new_count: number; existing_count: number }>`
