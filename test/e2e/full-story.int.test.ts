@@ -179,11 +179,17 @@ describe('the full story', () => {
     });
     expect(approver.status).toBe(200);
 
-    // Nothing is installable before it is vetted.
+    // Nothing is installable before it is vetted; an anonymous caller learns only that.
     const early = await npmInstall(`${api}/registry/`, ['@story/app-lib@3.0.0']);
     dirs.push(early.dir);
     expect(early.ok).toBe(false);
-    expect(early.output).toContain('@story/app-lib is not approved for use');
+    expect(early.output).toContain('@story/app-lib is not available');
+    // The developer's API token for npm (.npmrc `_authToken`): with it npm says why.
+    const npmToken = await call<{ token: string }>('POST', '/api/auth/tokens', dev.body.token, {
+      name: 'npm on the laptop',
+      scopes: ['registry'],
+    });
+    expect(npmToken.status).toBe(201);
 
     const upload = await call<{ request_id: number; package_count: number; new_packages: number }>(
       'POST',
@@ -196,7 +202,7 @@ describe('the full story', () => {
     const requestId = upload.body.request_id;
 
     const pending = await waitForAll(approver.body.token, requestId, 'Pending Approval');
-    const blocked = await npmInstall(`${api}/registry/`, ['story-left@1.4.0']);
+    const blocked = await npmInstall(`${api}/registry/`, ['story-left@1.4.0'], { authToken: npmToken.body.token });
     dirs.push(blocked.dir);
     expect(blocked.ok).toBe(false);
     expect(blocked.output).toContain(

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,6 +15,7 @@ import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
 import adminLicenseRoutes from './routes/admin-licenses.js';
 import adminUserRoutes from './routes/admin-users.js';
+import apiTokenRoutes from './routes/api-tokens.js';
 import approvalRoutes from './routes/approvals.js';
 import authRoutes from './routes/auth.js';
 import opsRoutes from './routes/ops.js';
@@ -86,15 +87,37 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
         description: 'Submit npm lockfiles for vetting, follow the pipeline, approve packages, manage policy.',
         version: '0.1.0',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A session token from POST /api/auth/login, or an API token (spm_…) within its scopes',
+          },
+        },
+      },
       tags: [{ name: 'auth' }, { name: 'packages' }, { name: 'approvals' }, { name: 'admin' }, { name: 'ops' }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // DOCS_PUBLIC=false: the API description (every route, parameter and error code) only for signed-in callers
+  // (a session, the web app's cookie, or an API token with read scope).
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    ...(config.docsPublic
+      ? {}
+      : {
+          uiHooks: {
+            onRequest: async (request: FastifyRequest) => {
+              await app.authenticate(request, 'read');
+            },
+          },
+        }),
+  });
   await app.register(authPlugin);
 
   await app.register(opsRoutes);
   await app.register(authRoutes, { prefix: '/api/auth' });
+  await app.register(apiTokenRoutes, { prefix: '/api/auth/tokens' });
   await app.register(uploadRoutes, { prefix: '/api/packages' });
   await app.register(requestRoutes, { prefix: '/api/packages' });
   await app.register(packageReportRoutes, { prefix: '/api/packages' });
@@ -103,7 +126,12 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(adminUserRoutes, { prefix: '/api/admin/users' });
   await app.register(adminLicenseRoutes, { prefix: '/api/admin/licenses' });
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
-  await app.register(registryRoutes, { prefix: '/registry', config, db });
+  await app.register(registryRoutes, {
+    prefix: '/registry',
+    config,
+    db,
+    authenticate: (request: FastifyRequest) => app.authenticate(request, 'registry'),
+  });
   await app.register(webPlugin, { root: config.webRoot });
 
   await app.ready();

@@ -35,6 +35,12 @@ export interface ApiConfig {
   logFormat: 'json' | 'pretty';
   /** Whether proxy headers (X-Forwarded-For) are trusted for the client address. */
   trustProxy: boolean;
+  /** /registry/ answers only callers with an API token of scope `registry` (or a session token). */
+  registryRequireAuth: boolean;
+  /** When set, /metrics needs `Authorization: Bearer <this>`; null: /metrics is open. */
+  metricsToken: string | null;
+  /** The OpenAPI document and UI under /docs are open to anyone; false: only to signed-in callers. */
+  docsPublic: boolean;
   /** The built web app (apps/web/dist) served on `/`; the API runs without it when the folder has no index.html. */
   webRoot: string;
 }
@@ -137,12 +143,19 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
   if (formatRaw === 'json' || formatRaw === 'pretty') logFormat = formatRaw;
   else if (formatRaw !== null) errors.push(`LOG_FORMAT=${formatRaw} (expected json or pretty)`);
 
-  const fourEyesRaw = (str('APPROVAL_FOUR_EYES') ?? 'true').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(fourEyesRaw)) {
-    errors.push(`APPROVAL_FOUR_EYES=${fourEyesRaw} (expected true or false)`);
+  const bool = (key: string, def: boolean): boolean => {
+    const raw = (str(key) ?? String(def)).toLowerCase();
+    if (!['true', 'false', '1', '0'].includes(raw)) {
+      errors.push(`${key}=${raw} (expected true or false)`);
+      return def;
+    }
+    return raw === 'true' || raw === '1';
+  };
+
+  const metricsToken = str('METRICS_TOKEN');
+  if (metricsToken !== null && metricsToken.length < 16) {
+    errors.push('METRICS_TOKEN=<hidden> (at least 16 characters, or unset to leave /metrics open)');
   }
-  const trustRaw = (str('TRUST_PROXY') ?? 'false').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(trustRaw)) errors.push(`TRUST_PROXY=${trustRaw} (expected true or false)`);
 
   const config: ApiConfig = {
     nodeEnv,
@@ -160,13 +173,16 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     userMaxQueuedPackages: int('USER_MAX_QUEUED_PACKAGES', 50_000, 1, 100_000_000),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
     loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
-    approvalFourEyes: fourEyesRaw !== 'false' && fourEyesRaw !== '0',
+    approvalFourEyes: bool('APPROVAL_FOUR_EYES', true),
     packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
     targetRegistryUrl: url('TARGET_REGISTRY_URL'),
     publicUrl: url('PUBLIC_URL'),
     logLevel,
     logFormat,
-    trustProxy: trustRaw === 'true' || trustRaw === '1',
+    trustProxy: bool('TRUST_PROXY', false),
+    registryRequireAuth: bool('REGISTRY_REQUIRE_AUTH', false),
+    metricsToken,
+    docsPublic: bool('DOCS_PUBLIC', true),
     webRoot: resolve(str('WEB_ROOT') ?? DEFAULT_WEB_ROOT),
   };
   if (errors.length > 0) {

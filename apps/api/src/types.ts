@@ -1,4 +1,4 @@
-import type { DB, Role } from '@spm/db';
+import type { ApiTokenScope, DB, Role } from '@spm/db';
 import type { ApiConfig } from './config.js';
 
 /** Who a request acts as: loaded from the users table on every request, so role changes and disabling apply at once. */
@@ -32,12 +32,20 @@ export interface RequestToken {
  */
 export type Access = 'public' | Role;
 
+/** The API token scope a route accepts, or false when API tokens may not be used there (a session is needed). */
+export type TokenScope = ApiTokenScope | false;
+
 declare module 'fastify' {
   interface FastifyInstance {
     db: DB;
     config: Readonly<ApiConfig>;
-    /** onRequest hook factory: 401 without a valid token of an enabled user, 403 below `role`. */
-    requireRole(role: Role): (request: FastifyRequest) => Promise<void>;
+    /** onRequest hook factory: 401 without a valid token of an enabled user, 403 below `role` or without `scope`. */
+    requireRole(role: Role, scope: TokenScope): (request: FastifyRequest) => Promise<void>;
+    /**
+     * Authenticates the request (session token or API token with `scope`), sets `request.user`, and returns
+     * the user; throws AppError 401 (no, bad, expired or ended token) or 403 ERR_TOKEN_SCOPE.
+     */
+    authenticate(request: FastifyRequest, scope: TokenScope): Promise<AuthUser>;
     /** Signs a session token for the user at its current token version. */
     issueToken(user: { id: number; username: string; role: Role; tokenVersion: number }): {
       token: string;
@@ -47,11 +55,15 @@ declare module 'fastify' {
     endToken(token: string): Promise<void>;
   }
   interface FastifyRequest {
-    /** Set once the request is authenticated. */
+    /** Set once the request is authenticated with a session token. */
     authToken?: RequestToken;
+    /** Set once the request is authenticated with an API token. */
+    apiToken?: { id: number; scopes: ApiTokenScope[] };
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** The API token scope this route accepts (default: `read` for GET and HEAD, none otherwise). */
+    tokenScope?: TokenScope;
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, updateUser, type Role } from '@spm/db';
+import { createApiToken, createUser, updateUser, type ApiTokenScope, type Role } from '@spm/db';
 import { csrfTokenFor, SESSION_COOKIE } from '../src/session.js';
 import { bearer, expiredToken, generatedLockfile, JWT_SECRET, setupApp, type TestApp } from './helpers.js';
 
@@ -17,6 +17,8 @@ interface RouteCase {
   payload?: () => unknown;
   /** The route ends the token it is called with (logout): each call gets a token of its own. */
   endsToken?: boolean;
+  /** The API token scope the route accepts (default: read for GET, none for other methods). */
+  scope?: ApiTokenScope;
 }
 
 let t: TestApp;
@@ -54,11 +56,29 @@ const routes: RouteCase[] = [
   { method: 'GET', path: '/api/auth/me', url: () => '/api/auth/me', min: 'user', ok: 200 },
   {
     method: 'POST',
+    path: '/api/auth/tokens/',
+    url: () => '/api/auth/tokens',
+    min: 'user',
+    ok: 201,
+    payload: () => ({ name: `matrix-${++counter}`, scopes: ['read'] }),
+  },
+  // Token management needs a session: GET included, API tokens never list tokens.
+  { method: 'GET', path: '/api/auth/tokens/', url: () => '/api/auth/tokens', min: 'user', ok: 200, scope: undefined },
+  {
+    method: 'DELETE',
+    path: '/api/auth/tokens/{id}',
+    url: () => '/api/auth/tokens/999999',
+    min: 'user',
+    ok: 404,
+  },
+  {
+    method: 'POST',
     path: '/api/packages/upload',
     url: () => '/api/packages/upload',
     min: 'user',
     ok: 202,
     payload: () => generatedLockfile(3, 'matrix'),
+    scope: 'submit',
   },
   { method: 'GET', path: '/api/packages/requests', url: () => '/api/packages/requests', min: 'user', ok: 200 },
   {
@@ -306,6 +326,61 @@ describe.each(routes)('$method $path', (route) => {
       }
     });
   }
+});
+
+/** The scope an API token needs for the route, or null when API tokens are refused there. */
+const scopeOf = (route: RouteCase): ApiTokenScope | null =>
+  'scope' in route ? (route.scope ?? null) : route.method === 'GET' ? 'read' : null;
+
+const SCOPE_SETS: ApiTokenScope[][] = [['read'], ['submit'], ['registry'], ['submit', 'read', 'registry']];
+const apiTokens = new Map<string, string>();
+const apiToken = async (role: 'user' | 'admin', scopes: ApiTokenScope[]) => {
+  const key = `${role}:${scopes.join('+')}`;
+  let token = apiTokens.get(key);
+  if (!token) {
+    token = (
+      await createApiToken(t.db, {
+        userId: t.users[role].id,
+        name: `matrix-${key}`,
+        scopes,
+        expiresAt: new Date(Date.now() + 3_600_000),
+      })
+    ).secret;
+    apiTokens.set(key, token);
+  }
+  return token;
+};
+
+describe.each(routes)('API tokens: $method $path', (route) => {
+  const call = (token: string) =>
+    t.app.inject({
+      method: route.method,
+      url: route.url(),
+      headers: bearer(token),
+      ...(route.payload ? { payload: route.payload() as Record<string, unknown> } : {}),
+    });
+  const needed = scopeOf(route);
+
+  for (const scopes of SCOPE_SETS) {
+    const fits = route.min === 'public' || (needed !== null && scopes.includes(needed));
+    it(`an admin's token with ${scopes.join(', ')}: ${fits ? route.ok : '403 ERR_TOKEN_SCOPE'}`, async () => {
+      const r = await call(await apiToken('admin', scopes));
+      expect(r.statusCode, r.body).toBe(fits ? route.ok : 403);
+      if (!fits) expect(r.json().error.code).toBe('ERR_TOKEN_SCOPE');
+    });
+  }
+
+  it("a plain user's token with every scope keeps the user's role", async () => {
+    const r = await call(await apiToken('user', ['submit', 'read', 'registry']));
+    if (route.min === 'public') return expect(r.statusCode).toBe(route.ok);
+    if (needed === null) {
+      expect(r.statusCode).toBe(403);
+      return expect(r.json().error.code).toBe('ERR_TOKEN_SCOPE');
+    }
+    const allowed = RANK.user >= RANK[route.min];
+    expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
+    if (!allowed) expect(r.json().error.code).toBe('ERR_FORBIDDEN');
+  });
 });
 
 it('a user can never approve, reject, retry or edit policy, even for their own packages', async () => {

@@ -19,8 +19,58 @@ describe('loadConfig', () => {
       targetRegistryUrl: null,
       publicUrl: null,
       trustProxy: false,
+      maxLockfileEntries: 20_000,
+      userMaxOpenRequests: 20,
+      userMaxQueuedPackages: 50_000,
+      registryRequireAuth: false,
+      metricsToken: null,
+      docsPublic: true,
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads the quota and exposure settings, and reports every bad one', () => {
+    const c = loadConfig({
+      ...base,
+      MAX_LOCKFILE_ENTRIES: '5000',
+      USER_MAX_OPEN_REQUESTS: '3',
+      USER_MAX_QUEUED_PACKAGES: '9000',
+      REGISTRY_REQUIRE_AUTH: 'true',
+      METRICS_TOKEN: 'a-scrape-token-of-some-length',
+      DOCS_PUBLIC: 'false',
+    });
+    expect(c).toMatchObject({
+      maxLockfileEntries: 5000,
+      userMaxOpenRequests: 3,
+      userMaxQueuedPackages: 9000,
+      registryRequireAuth: true,
+      metricsToken: 'a-scrape-token-of-some-length',
+      docsPublic: false,
+    });
+    let err: AppError | undefined;
+    try {
+      loadConfig({
+        ...base,
+        MAX_LOCKFILE_ENTRIES: '0',
+        USER_MAX_OPEN_REQUESTS: 'many',
+        REGISTRY_REQUIRE_AUTH: 'yes',
+        METRICS_TOKEN: 'short',
+        DOCS_PUBLIC: 'no',
+      });
+    } catch (e) {
+      err = e as AppError;
+    }
+    expect(err?.code).toBe('ERR_CONFIG');
+    for (const key of [
+      'MAX_LOCKFILE_ENTRIES=0',
+      'USER_MAX_OPEN_REQUESTS=many',
+      'REGISTRY_REQUIRE_AUTH=yes',
+      'DOCS_PUBLIC=no',
+    ]) {
+      expect(err?.message).toContain(key);
+    }
+    expect(err?.message).toContain('METRICS_TOKEN=<hidden>');
+    expect(err?.message).not.toContain('short');
   });
 
   it('logs pretty on a TTY unless LOG_FORMAT says otherwise', () => {

@@ -18,6 +18,7 @@ export * from './queries/stats.js';
 export * from './queries/published.js';
 export * from './queries/users.js';
 export * from './queries/sessions.js';
+export * from './queries/api-tokens.js';
 export * from './queries/four-eyes.js';
 export * from './queries/audit.js';
 export * from './queries/requests.js';

@@ -32,6 +32,22 @@ export interface RevokedTokensTable {
   expires_at: Timestamp;
 }
 
+/** API tokens (migration 0011): only the SHA-256 of the secret is stored. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  scopes: string[];
+  token_hash: string;
+  prefix: string;
+  /** The user's token version at creation: a raised version ends the token. */
+  token_version: number;
+  expires_at: Timestamp;
+  created_at: TimestampDefault;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface SupportedLicensesTable {
   id: Generated<number>;
   spdx_id: string;
@@ -257,6 +273,7 @@ export interface Database {
   workers: WorkersTable;
   audit_log: AuditLogTable;
   revoked_tokens: RevokedTokensTable;
+  api_tokens: ApiTokensTable;
   policy_versions: PolicyVersionsTable;
   waivers: WaiversTable;
   policy_changes: PolicyChangesTable;

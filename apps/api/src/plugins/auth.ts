@@ -3,21 +3,37 @@ import fp from 'fastify-plugin';
 import cookie from '@fastify/cookie';
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, findSessionUser, hasRole, revokeToken, type Role } from '@spm/db';
+import {
+  API_TOKEN_PREFIX,
+  AppError,
+  findApiTokenCaller,
+  findSessionUser,
+  hasRole,
+  looksLikeApiToken,
+  revokeToken,
+  type ApiTokenScope,
+  type Role,
+} from '@spm/db';
 import { requestToken } from '../session.js';
-import type { AuthUser, TokenPayload } from '../types.js';
+import type { AuthUser, TokenScope, TokenPayload } from '../types.js';
 
 export { hasRole };
+export type { ApiTokenScope };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * JWT authentication and role checks. Tokens are HS256 and must carry `exp`, an id (`jti`) and the user's
- * token version (`ver`). On every request the user row is read again (one indexed lookup, with the
- * revocation list) so a disabled user, a changed role or password, or a logout takes effect at once; the
- * bearer header and the web app's cookie are two ways of sending the same token, checked here alike. Every route
- * under /api/ must declare `config.access` ('public' or the least role); a route that forgets is refused
- * when it is added, so no route can be open by accident.
+ * Authentication and role checks. Two kinds of token, checked here alike on every request:
+ * - session tokens (HS256 JWTs from login) must carry `exp`, an id (`jti`) and the user's token version
+ *   (`ver`); the bearer header and the web app's cookie are two ways of sending one;
+ * - API tokens (`spm_…`, bearer header only) are looked up by their SHA-256 and act as their user within
+ *   their scopes: `read` for GET routes, `submit` for the upload, `registry` for /registry/; every other
+ *   route (approvals, admin writes, token management, logout) refuses them with 403 ERR_TOKEN_SCOPE.
+ * The user row is read again each time (one indexed lookup) so a disabled user, a changed role or
+ * password, a logout or a revoked API token takes effect at once. Every route under /api/ must declare
+ * `config.access` ('public' or the least role); a route that forgets is refused when it is added, so no
+ * route can be open by accident. `config.tokenScope` names the API token scope a route accepts (default:
+ * `read` for GET and HEAD, none otherwise).
  */
 export default fp(
   async function authPlugin(app: FastifyInstance) {
@@ -53,17 +69,58 @@ export default fp(
 
     await app.register(cookie);
 
-    const authenticate = async (request: FastifyRequest): Promise<AuthUser> => {
+    const authenticateApiToken = async (
+      request: FastifyRequest,
+      token: string,
+      scope: TokenScope,
+    ): Promise<AuthUser> => {
+      const caller = looksLikeApiToken(token) ? await findApiTokenCaller(app.db, token) : undefined;
+      if (!caller) {
+        throw new AppError('ERR_UNAUTHORIZED', 'The API token is invalid, or its account is disabled.', {
+          status: 401,
+        });
+      }
+      if (caller.problem === 'expired') {
+        throw new AppError('ERR_TOKEN_EXPIRED', 'The API token has expired: create a new one.', { status: 401 });
+      }
+      if (caller.problem === 'revoked') {
+        throw new AppError(
+          'ERR_TOKEN_REVOKED',
+          'The API token was revoked, or ended by a password or role change or a disabled account: create a new one.',
+          { status: 401 },
+        );
+      }
+      if (scope === false) {
+        throw new AppError(
+          'ERR_TOKEN_SCOPE',
+          'API tokens cannot be used here: this needs a session (sign in with your password).',
+          { status: 403 },
+        );
+      }
+      if (!caller.scopes.includes(scope)) {
+        throw new AppError(
+          'ERR_TOKEN_SCOPE',
+          `This API token lacks the ${scope} scope (it has ${caller.scopes.join(', ')}).`,
+          { status: 403, details: { required: scope, scopes: caller.scopes } },
+        );
+      }
+      request.user = caller.user;
+      request.apiToken = { id: caller.tokenId, scopes: caller.scopes };
+      return caller.user;
+    };
+
+    const authenticate = async (request: FastifyRequest, scope: TokenScope): Promise<AuthUser> => {
       // The one place a request's token is found: the Bearer header, else the web app's session cookie.
       const token = requestToken(request, app.config.jwtSecret);
       if (token === null) {
         throw new AppError(
           'ERR_UNAUTHORIZED',
-          'Authentication required: send "Authorization: Bearer <token>" from POST /api/auth/login.',
-          {
-            status: 401,
-          },
+          'Authentication required: send "Authorization: Bearer <token>" (a token from POST /api/auth/login, or an API token).',
+          { status: 401 },
         );
+      }
+      if (token.startsWith(API_TOKEN_PREFIX) && request.headers.authorization !== undefined) {
+        return authenticateApiToken(request, token, scope);
       }
       let payload: TokenPayload & { exp: number };
       try {
@@ -105,8 +162,10 @@ export default fp(
       return user;
     };
 
-    const requireRole = (min: Role) => async (request: FastifyRequest) => {
-      const user = await authenticate(request);
+    app.decorate('authenticate', authenticate);
+
+    const requireRole = (min: Role, scope: TokenScope) => async (request: FastifyRequest) => {
+      const user = await authenticate(request, scope);
       if (!hasRole(user.role, min)) {
         throw new AppError('ERR_FORBIDDEN', `This needs the ${min} role; you are ${user.role}.`, { status: 403 });
       }
@@ -121,7 +180,9 @@ export default fp(
         return;
       }
       if (access === 'public') return;
-      const hook = requireRole(access);
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const reads = methods.every((m) => m === 'GET' || m === 'HEAD');
+      const hook = requireRole(access, route.config?.tokenScope ?? (reads ? 'read' : false));
       const existing = route.onRequest;
       route.onRequest = existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])];
     });

@@ -4,7 +4,7 @@ import type {} from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import validateName from 'validate-npm-package-name';
-import { Status, findRegistryVersion, listRegistryVersions, type DB, type RegistryVersion } from '@spm/db';
+import { Status, findRegistryVersion, isAppError, listRegistryVersions, type DB, type RegistryVersion } from '@spm/db';
 import {
   ABBREVIATED_CONTENT_TYPE,
   abbreviatePackument,
@@ -22,7 +22,15 @@ export interface RegistryRoutesOptions {
     packageCacheDir: string;
     /** The API's external base URL (PUBLIC_URL); without it tarball URLs follow the request's host and protocol. */
     publicUrl?: string | null;
+    /** REGISTRY_REQUIRE_AUTH: only callers with credentials are served. */
+    registryRequireAuth?: boolean;
   };
+  /**
+   * Checks the credentials of a caller that sent an Authorization header (the API's auth plugin: an API
+   * token with the `registry` scope, or a session token); throws an AppError 401/403 otherwise. Without
+   * it every caller is anonymous.
+   */
+  authenticate?: (request: FastifyRequest) => Promise<unknown>;
 }
 
 const NpmError = Type.Object(
@@ -84,14 +92,36 @@ function noPublishedVersions(name: string, rows: RegistryVersion[]): string {
  * The built-in, read-only npm registry of published packages, mounted under a prefix (`/registry`):
  * packuments (full, and abbreviated for `Accept: application/vnd.npm.install-v1+json`) that list only
  * Published versions, tarballs streamed from the package cache, npm-style `{ "error": "…" }` answers
- * that say why a version is not available, and 405 for every write. Anonymous: anyone who can reach
- * the API can install vetted packages, as from a public registry mirror.
+ * that say why a version is not available, and 405 for every write. Anonymous by default: anyone who can
+ * reach the API can install vetted packages, as from a public registry mirror, but an anonymous caller's
+ * 404 says only "not available" (which versions were submitted and their state is for signed-in callers).
+ * With `registryRequireAuth` every request needs a token (npm sends `_authToken` from .npmrc as a bearer).
  */
 export default async function registryRoutes(app: FastifyInstance, opts: RegistryRoutesOptions): Promise<void> {
   const { db, config } = opts;
   const store = new TarballStore(config.packageCacheDir);
   const prefix = app.prefix;
   const publicBase = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : null;
+
+  // Callers whose credentials were checked: they get the detailed reason in a 404.
+  const authenticated = new WeakSet<FastifyRequest>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.headers.authorization !== undefined && opts.authenticate) {
+      await opts.authenticate(req);
+      authenticated.add(req);
+      return;
+    }
+    if (config.registryRequireAuth) {
+      void reply.header('www-authenticate', 'Bearer realm="registry"');
+      throw new NpmHttpError(
+        401,
+        'this registry needs a token: add //<host>/registry/:_authToken=<an API token with the registry scope> to .npmrc',
+      );
+    }
+  });
+  /** The detailed reason for a signed-in caller, only "not available" for anyone else. */
+  const notAvailable = (req: FastifyRequest, spec: string, detail: () => string) =>
+    notFound(authenticated.has(req) ? detail() : `${spec} is not available`);
 
   const baseUrl = (req: FastifyRequest) => `${publicBase ?? `${req.protocol}://${req.host}`}${prefix}/`;
 
@@ -104,6 +134,7 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (err instanceof NpmHttpError) return reply.code(err.statusCode).send({ error: err.message });
+    if (isAppError(err) && err.status < 500) return reply.code(err.status).send({ error: err.message });
     if (err.validation || (err.statusCode && err.statusCode < 500)) {
       return reply.code(err.statusCode ?? 400).send({ error: err.message });
     }
@@ -158,7 +189,7 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
     const name = checkName(rawName);
     const rows = await listRegistryVersions(db, name);
     const versions = await servedVersions(req, rows);
-    if (versions.length === 0) throw notFound(noPublishedVersions(name, rows));
+    if (versions.length === 0) throw notAvailable(req, name, () => noPublishedVersions(name, rows));
     const base = baseUrl(req);
     const full = buildPackument(name, versions, (v) => `${base}${name}/-/${tarballFileName(name, v)}`);
     const accept = req.headers.accept ?? '';
@@ -172,8 +203,11 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
   async function sendVersion(req: FastifyRequest, reply: FastifyReply, rawName: string, version: string) {
     const name = checkName(rawName);
     const row = await findRegistryVersion(db, name, version);
-    if (!row) throw notFound(`${name}@${version} is not approved for use: it was never submitted for vetting`);
-    if (row.status !== Status.Published) throw notFound(describeStatus(row));
+    if (!row || row.status !== Status.Published) {
+      throw notAvailable(req, `${name}@${version}`, () =>
+        row ? describeStatus(row) : `${name}@${version} is not approved for use: it was never submitted for vetting`,
+      );
+    }
     const [served] = await servedVersions(req, [row]);
     if (!served) throw new Error(`${name}@${version} is published but its stored tarball is unreadable`);
     const base = baseUrl(req);
@@ -186,8 +220,11 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
     const version = versionFromFileName(name, file);
     if (!version) throw notFound(`${file} is not a tarball of ${name}`);
     const row = await findRegistryVersion(db, name, version);
-    if (!row) throw notFound(`${name}@${version} is not approved for use: it was never submitted for vetting`);
-    if (row.status !== Status.Published) throw notFound(describeStatus(row));
+    if (!row || row.status !== Status.Published) {
+      throw notAvailable(req, `${name}@${version}`, () =>
+        row ? describeStatus(row) : `${name}@${version} is not approved for use: it was never submitted for vetting`,
+      );
+    }
     const path = row.storageKey ? store.path(row.storageKey) : null;
     const size = path
       ? await stat(path).then(

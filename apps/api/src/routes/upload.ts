@@ -57,7 +57,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/upload',
     {
       bodyLimit: limit,
-      config: { access: 'user' },
+      config: { access: 'user', tokenScope: 'submit' },
       schema: {
         tags: ['packages'],
         summary: 'Submit a lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml) for vetting',

@@ -70,14 +70,20 @@ export interface InstallResult {
 export async function npmInstall(
   registry: string,
   specs: string[],
-  opts: { lockfile?: unknown; dependencies?: Record<string, string> } = {},
+  opts: {
+    lockfile?: unknown;
+    dependencies?: Record<string, string>;
+    /** Written to the userconfig as `//host/path/:_authToken=…` for the registry, as a team's .npmrc would. */
+    authToken?: string;
+  } = {},
 ): Promise<InstallResult> {
   const dir = await mkdtemp(join(tmpdir(), 'spm-npm-install-'));
   const manifest = { name: 'install-probe', version: '1.0.0', private: true, dependencies: opts.dependencies };
   await writeFile(join(dir, 'package.json'), JSON.stringify(manifest));
   if (opts.lockfile) await writeFile(join(dir, 'package-lock.json'), JSON.stringify(opts.lockfile));
   // An empty userconfig keeps the machine's .npmrc (and its registry) out of the test.
-  await writeFile(join(dir, '.npmrc-empty'), '');
+  const auth = opts.authToken ? `${registry.replace(/^https?:/, '')}:_authToken=${opts.authToken}\n` : '';
+  await writeFile(join(dir, '.npmrc-empty'), auth);
   const args = [
     opts.lockfile ? 'ci' : 'install',
     ...specs,
