@@ -13,6 +13,7 @@ import inputPlugin from './plugins/input.js';
 import metricsPlugin from './plugins/metrics.js';
 import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
+import adminWebhookRoutes from './routes/admin-webhooks.js';
 import adminLicenseRoutes from './routes/admin-licenses.js';
 import adminUserRoutes from './routes/admin-users.js';
 import apiTokenRoutes from './routes/api-tokens.js';
@@ -126,6 +127,7 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(adminUserRoutes, { prefix: '/api/admin/users' });
   await app.register(adminLicenseRoutes, { prefix: '/api/admin/licenses' });
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
+  await app.register(adminWebhookRoutes, { prefix: '/api/admin/webhooks' });
   await app.register(registryRoutes, {
     prefix: '/registry',
     config,

@@ -27,6 +27,8 @@ export interface ApiConfig {
   loginRateLimitPerAddress: number;
   /** Four eyes: nobody approves a package only they requested (admins may override with a reason). */
   approvalFourEyes: boolean;
+  /** Webhook URLs may point at loopback, private and link-local addresses (WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate: boolean;
   packageCacheDir: string;
   targetRegistryUrl: string | null;
   /** Base URL clients reach the API at (tarball links of the built-in registry); null: derived from the request. */
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
     loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
     approvalFourEyes: bool('APPROVAL_FOUR_EYES', true),
+    webhookAllowPrivate: bool('WEBHOOK_ALLOW_PRIVATE', false),
     packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
     targetRegistryUrl: url('TARGET_REGISTRY_URL'),
     publicUrl: url('PUBLIC_URL'),

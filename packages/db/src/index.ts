@@ -30,3 +30,5 @@ export * from './queries/advisories.js';
 export * from './queries/scans.js';
 export * from './policy/index.js';
 export * from './queries/policy.js';
+export * from './webhook-address.js';
+export * from './queries/webhooks.js';

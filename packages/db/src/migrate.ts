@@ -7,6 +7,7 @@ import * as m0006 from './migrations/0006_policy.js';
 import * as m0009 from './migrations/0009_priority.js';
 import * as m0010 from './migrations/0010_fair_claim.js';
 import * as m0011 from './migrations/0011_api_tokens.js';
+import * as m0020 from './migrations/0020_webhooks.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0009_priority': m0009,
   '0010_fair_claim': m0010,
   '0011_api_tokens': m0011,
+  '0020_webhooks': m0020,
 };
 
 class StaticProvider implements MigrationProvider {
