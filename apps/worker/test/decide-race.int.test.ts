@@ -69,7 +69,8 @@ describe('policy changes while packages are being decided', () => {
     const published = hoursBefore(new Date(), 24 * 30);
     for (let round = 0; round < 4; round++) {
       const ids: number[] = [];
-      for (let i = 0; i < 30; i++) ids.push(await atScanned(t.db, { name: `race-${round}-${i}`, publishedAt: published }));
+      for (let i = 0; i < 30; i++)
+        ids.push(await atScanned(t.db, { name: `race-${round}-${i}`, publishedAt: published }));
       all.push(...ids);
       // Some of this round are decided by the version in force, the rest race the change.
       await waitFor(async () => (await decidedCount(ids)) > 0, 20_000, `round ${round} started`);
@@ -94,7 +95,9 @@ describe('policy changes while packages are being decided', () => {
       .selectFrom('package_events')
       .select(['package_id', 'from_status', 'to_status', 'reason'])
       .where('package_id', 'in', all)
-      .where((eb) => eb.or([eb('from_status', '=', Status.ApplyingPolicy), eb('to_status', '=', Status.ApplyingPolicy)]))
+      .where((eb) =>
+        eb.or([eb('from_status', '=', Status.ApplyingPolicy), eb('to_status', '=', Status.ApplyingPolicy)]),
+      )
       .execute();
     const used = new Set<number>();
     for (const r of rows) {

@@ -106,22 +106,71 @@ const OLD = hoursBefore(NOW, 24 * 30);
 describe('the decide stage under the default policy (version 1)', () => {
   it('approves the clean majority and holds, rejects or cools down the rest, naming the rule that decided', async () => {
     const cases: Array<[Parameters<typeof atScanned>[1], string, string | null, RegExp]> = [
-      [{ name: 'clean', publishedAt: OLD }, Status.Approved, 'allowed-licence', /approve rule 9 \(allowed-licence\): licence MIT is always_allowed/],
-      [{ name: 'vulnerable', publishedAt: OLD, findings: [vuln('GHSA-aaaa', 'high', 7.5)] }, Status.PendingApproval, 'serious-vulnerability', /high vulnerability GHSA-aaaa/],
-      [{ name: 'medium-only', publishedAt: OLD, findings: [vuln('GHSA-bbbb', 'medium')] }, Status.Approved, 'allowed-licence', /allowed-licence/],
       [
-        { name: 'scripted', publishedAt: OLD, findings: [signal('install-script', 'medium', '"postinstall": "node setup.js"')] },
+        { name: 'clean', publishedAt: OLD },
+        Status.Approved,
+        'allowed-licence',
+        /approve rule 9 \(allowed-licence\): licence MIT is always_allowed/,
+      ],
+      [
+        { name: 'vulnerable', publishedAt: OLD, findings: [vuln('GHSA-aaaa', 'high', 7.5)] },
+        Status.PendingApproval,
+        'serious-vulnerability',
+        /high vulnerability GHSA-aaaa/,
+      ],
+      [
+        { name: 'medium-only', publishedAt: OLD, findings: [vuln('GHSA-bbbb', 'medium')] },
+        Status.Approved,
+        'allowed-licence',
+        /allowed-licence/,
+      ],
+      [
+        {
+          name: 'scripted',
+          publishedAt: OLD,
+          findings: [signal('install-script', 'medium', '"postinstall": "node setup.js"')],
+        },
         Status.PendingApproval,
         'install-time-code',
         /hold rule 3 \(install-time-code\): install script install-script: "postinstall": "node setup\.js"/,
       ],
-      [{ name: 'dropper', publishedAt: OLD, findings: [signal('download-exec', 'critical', 'curl x | sh')] }, Status.PendingApproval, 'suspicious-behaviour', /critical signal download-exec/],
-      [{ name: 'natively', publishedAt: OLD, findings: [signal('native-binary')] }, Status.PendingApproval, 'opaque-code', /native binary/],
-      [{ name: 'packed', publishedAt: OLD, findings: [signal('obfuscated-code')] }, Status.PendingApproval, 'opaque-code', /obfuscation/],
-      [{ name: 'liar', publishedAt: OLD, findings: [signal('manifest-mismatch')] }, Status.PendingApproval, 'not-what-it-claims', /manifest mismatch/],
+      [
+        { name: 'dropper', publishedAt: OLD, findings: [signal('download-exec', 'critical', 'curl x | sh')] },
+        Status.PendingApproval,
+        'suspicious-behaviour',
+        /critical signal download-exec/,
+      ],
+      [
+        { name: 'natively', publishedAt: OLD, findings: [signal('native-binary')] },
+        Status.PendingApproval,
+        'opaque-code',
+        /native binary/,
+      ],
+      [
+        { name: 'packed', publishedAt: OLD, findings: [signal('obfuscated-code')] },
+        Status.PendingApproval,
+        'opaque-code',
+        /obfuscation/,
+      ],
+      [
+        { name: 'liar', publishedAt: OLD, findings: [signal('manifest-mismatch')] },
+        Status.PendingApproval,
+        'not-what-it-claims',
+        /manifest mismatch/,
+      ],
       [{ name: 'old-news', publishedAt: OLD, deprecated: true }, Status.PendingApproval, 'deprecated', /deprecated/],
-      [{ name: 'copyleft', publishedAt: OLD, tier: 'avoid', license: 'GPL-3.0-only' }, Status.PendingApproval, 'licence-needs-review', /licence GPL-3\.0-only is avoid/],
-      [{ name: 'evil', publishedAt: OLD, findings: [{ ...vuln('MAL-2099-1', 'critical'), malware: true }] }, Status.Rejected, 'malware', /reject rule 1 \(malware\): malware MAL-2099-1/],
+      [
+        { name: 'copyleft', publishedAt: OLD, tier: 'avoid', license: 'GPL-3.0-only' },
+        Status.PendingApproval,
+        'licence-needs-review',
+        /licence GPL-3\.0-only is avoid/,
+      ],
+      [
+        { name: 'evil', publishedAt: OLD, findings: [{ ...vuln('MAL-2099-1', 'critical'), malware: true }] },
+        Status.Rejected,
+        'malware',
+        /reject rule 1 \(malware\): malware MAL-2099-1/,
+      ],
       [{ name: 'unscanned', publishedAt: OLD, findings: null }, Status.PendingApproval, null, /no security scan/],
       [{ name: 'undated', publishedAt: null }, Status.PendingApproval, null, /no publication time/],
     ];
@@ -209,19 +258,49 @@ describe('every condition and action through the stage', () => {
     });
     const cases: Array<[Parameters<typeof atScanned>[1], string, string, string]> = [
       [{ name: 'cvss', findings: [vuln('GHSA-cvss', 'critical', 9.8)] }, Status.Rejected, 'critical-cvss', 'reject'],
-      [{ name: 'dev-but-critical', dev: true, findings: [vuln('GHSA-c2', 'critical', 9.1)] }, Status.Rejected, 'critical-cvss', 'reject'],
+      [
+        { name: 'dev-but-critical', dev: true, findings: [vuln('GHSA-c2', 'critical', 9.1)] },
+        Status.Rejected,
+        'critical-cvss',
+        'reject',
+      ],
       [{ name: 'named-advisory', findings: [vuln('GHSA-bad0', 'low')] }, Status.Rejected, 'bad-advisory', 'reject'],
-      [{ name: 'growing', version: '1.1.0', findings: [signal('install-script')] }, Status.PendingApproval, 'new-install-code', 'hold'],
-      [{ name: 'stable', version: '1.1.0', findings: [signal('install-script')] }, Status.Approved, 'benign', 'approve'],
+      [
+        { name: 'growing', version: '1.1.0', findings: [signal('install-script')] },
+        Status.PendingApproval,
+        'new-install-code',
+        'hold',
+      ],
+      [
+        { name: 'stable', version: '1.1.0', findings: [signal('install-script')] },
+        Status.Approved,
+        'benign',
+        'approve',
+      ],
       [{ name: 'newborn', publishedAt: hoursBefore(NOW, 10) }, Status.PendingApproval, 'fresh', 'hold'],
-      [{ name: '@trusted/newborn', version: '1.2.0', publishedAt: hoursBefore(NOW, 10) }, Status.Approved, 'trusted-scope', 'approve'],
+      [
+        { name: '@trusted/newborn', version: '1.2.0', publishedAt: hoursBefore(NOW, 10) },
+        Status.Approved,
+        'trusted-scope',
+        'approve',
+      ],
       [{ name: 'devtool', dev: true }, Status.Approved, 'dev-tools', 'warn'],
-      [{ name: 'opt-native', optional: true, findings: [signal('native-binary')] }, Status.Approved, 'optional-natives', 'warn'],
+      [
+        { name: 'opt-native', optional: true, findings: [signal('native-binary')] },
+        Status.Approved,
+        'optional-natives',
+        'warn',
+      ],
       [{ name: 'sunset', deprecated: true }, Status.Rejected, 'deprecated', 'reject'],
       [{ name: 'proprietary', tier: 'blocked', license: 'SSPL-1.0' }, Status.Rejected, 'blocked-licence', 'reject'],
       [{ name: 'medium-vuln', findings: [vuln('GHSA-m', 'medium')] }, Status.PendingApproval, 'vulnerable', 'hold'],
       [{ name: 'beacon', findings: [signal('host-beacon', 'high')] }, Status.PendingApproval, 'loud-signals', 'hold'],
-      [{ name: 'malware-not-benign', findings: [{ ...vuln('MAL-1', 'critical'), malware: true }] }, Status.PendingApproval, '', 'hold'],
+      [
+        { name: 'malware-not-benign', findings: [{ ...vuln('MAL-1', 'critical'), malware: true }] },
+        Status.PendingApproval,
+        '',
+        'hold',
+      ],
     ];
     for (const [p] of cases) await atScanned(t.db, { publishedAt: aged, ...p });
     await decideDue(NOW);
@@ -252,9 +331,7 @@ describe('cooldown', () => {
     await decideDue(clock);
     let d = await decision('fresh');
     expect(d).toMatchObject({ status: Status.SecurityScanned, outcome: 'wait', rule: null, version: 1 });
-    expect(d.reason).toBe(
-      `cooldown until ${ofAge.toISOString()}: published 1 h ago, under the minimum age of 72 h`,
-    );
+    expect(d.reason).toBe(`cooldown until ${ofAge.toISOString()}: published 1 h ago, under the minimum age of 72 h`);
     expect(d.event).toBe(`policy v1: ${d.reason}`);
     expect(d.row.cooldown_until).toEqual(ofAge);
     expect(d.row.run_at).toEqual(ofAge);

@@ -28,3 +28,4 @@ export * from './queries/advisories.js';
 export * from './queries/scans.js';
 export * from './policy/index.js';
 export * from './queries/policy.js';
+export * from './queries/policy-explain.js';

@@ -89,16 +89,14 @@ export async function startTestRegistry(opts: { token?: string } = {}): Promise<
           : doc;
       }
       const latest = [...versions.keys()].pop()!;
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            name,
-            'dist-tags': { latest },
-            versions: vdocs,
-            ...(Object.keys(time).length && !abbreviated ? { time } : {}),
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          name,
+          'dist-tags': { latest },
+          versions: vdocs,
+          ...(Object.keys(time).length && !abbreviated ? { time } : {}),
+        }),
+      );
     } catch (err) {
       res.writeHead(500).end(String(err));
     }

@@ -65,10 +65,7 @@ export function createDecideStage(deps: DecideStageDeps = {}): StageHandler {
     Object.assign(patch, decisionColumns(d, policy.generation, at));
     const reason = decisionLine(d);
     const details = decisionJson(d);
-    log.info(
-      { policyVersion: d.policyVersion, rule: d.rule?.id ?? null, outcome: d.outcome, until: d.until },
-      reason,
-    );
+    log.info({ policyVersion: d.policyVersion, rule: d.rule?.id ?? null, outcome: d.outcome, until: d.until }, reason);
     if (d.outcome === 'reject') return { kind: 'reject', rejection: 'policy', reason, patch, details };
     return {
       kind: 'done',
