@@ -14,7 +14,17 @@ export const T = {
   DECODED: 16,
   /** Hidden in invisible characters. */
   HIDDEN: 32,
+  /**
+   * Received from an address chosen at run time (a parameter, configuration) by a file that names no
+   * remote address at all: what module loaders (monaco's AMD loader) fetch. Malware that downloads a
+   * second stage names its server somewhere (or decodes it, which makes it REMOTE again).
+   */
+  FETCHED: 64,
 } as const;
+
+/** A URL or host name of another machine (not this one, not a file name). */
+const REMOTE_ADDRESS =
+  /^(?:[a-z][a-z0-9+.-]*:)?\/\/(?!localhost\b|127\.|\[::1\])[^/\s]|^(?!localhost$)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?!(?:c?js|mjs|ts|json|css|html?|map|wasm|txt|md|node)$)[a-z]{2,}$|^\d{1,3}(?:\.\d{1,3}){3}$/i;
 
 const SECRET_ENV = /TOKEN|SECRET|PASSW|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL|SESSION|COOKIE/i;
 const NOT_SECRET_ENV = /_(FILE|PATH|DIR|URL|HOST|REGION|PROFILE)$/i;
@@ -103,6 +113,18 @@ export class Flow {
     this.mentionsMetadata = METADATA_TEXT.test(prog.source);
   }
 
+  /**
+   * What a network call's answer carries: REMOTE when its address names another machine (a literal,
+   * followed through assignments and the file's own function calls) or is decoded or hidden; FETCHED
+   * when the address comes from elsewhere (a caller outside the file, configuration): what module
+   * loaders (monaco's AMD loader) fetch.
+   */
+  received(n: N, scope: Scope): number {
+    const address: N | undefined = n.arguments?.[0];
+    if (!address || this.of(address, scope) & (T.DECODED | T.HIDDEN)) return T.REMOTE;
+    return this.literals(address, scope).some((s) => REMOTE_ADDRESS.test(s)) ? T.REMOTE : T.FETCHED;
+  }
+
   /** Taints every binding until nothing changes (at most 6 rounds). */
   solve(): void {
     for (let round = 0; round < 6; round++) {
@@ -118,7 +140,7 @@ export class Flow {
       for (const e of this.prog.edges) add(e.key, this.of(e.expr, e.scope));
       for (const p of this.prog.callbackParams) {
         const c = p.call;
-        let m = this.isNetworkCall(c, p.scope) ? T.REMOTE : 0;
+        let m = this.isNetworkCall(c, p.scope) ? this.received(c, p.scope) : 0;
         if (c.callee.type === 'MemberExpression') m |= this.of(c.callee.object, p.scope);
         add(p.key, m);
       }
@@ -208,7 +230,7 @@ export class Flow {
     if (name === 'digest' || name === 'createHash' || name === 'createHmac') return 0;
     if (callee.global === 'require' || requiredModule(n, this.prog, scope)) return 0;
     let m = 0;
-    if (this.isNetworkCall(n, scope)) m |= T.REMOTE;
+    if (this.isNetworkCall(n, scope)) m |= this.received(n, scope);
     if (this.mentionsMetadata && args.some((a) => this.literals(a, scope).some((s) => METADATA_TEXT.test(s))))
       m |= T.SECRET;
     if (FS_READ.has(name) && args[0] && this.literals(args[0], scope).some((s) => SENSITIVE_PATH.test(s)))

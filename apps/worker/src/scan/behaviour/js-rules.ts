@@ -68,6 +68,9 @@ export function classifyDestination(text: string | null): Dest {
   return { kind: 'literal', host, text };
 }
 
+/** Received from the network, from a named server or from an address chosen at run time. */
+const NETWORK = T.REMOTE | T.FETCHED;
+
 /** Judges every call and assignment of a file. */
 export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<string>): Hit[] {
   const hits: Hit[] = [];
@@ -137,6 +140,8 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
       const t = code.reduce((a, x) => a | flow.of(x, scope), 0);
       const what = c.global ?? `vm.${name}`;
       if (t & T.REMOTE) hit('download-exec', node, `data from the network reaches ${what}`);
+      else if (t & T.FETCHED)
+        hit('loads-code', node, `code fetched from an address chosen at run time reaches ${what}`);
       else if (t & (T.DECODED | T.HIDDEN)) hit('decode-exec', node, `decoded data reaches ${what}`);
       else if (code.some((x) => flow.fold(x, scope) === null))
         hit('dynamic-code', node, `${what} of a computed string`);
@@ -145,7 +150,7 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
     // A method looked up by a decoded name and called with decoded data (event-stream's `_compile`).
     if (node.callee.type === 'MemberExpression' && node.callee.computed) {
       const keyTaint = flow.of(node.callee.property, scope);
-      if (keyTaint & T.DECODED && argTaint & (T.DECODED | T.REMOTE))
+      if (keyTaint & T.DECODED && argTaint & (T.DECODED | NETWORK))
         hit('decode-exec', node, 'a method with a decoded name is called with decoded data');
       if (mod === 'child_process' && c.member === undefined)
         hit('hidden-require', node, 'child_process method chosen by a computed name');
@@ -173,7 +178,7 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
       const isShell = cmd
         ? SHELLS.test(program.trim()) || flow.literals(cmd, scope).some((s) => SHELLS.test(s))
         : false;
-      if (t & T.REMOTE || (cmd?.type === 'Identifier' && remoteFiles.has(keyOf(scope, cmd.name))))
+      if (t & NETWORK || (cmd?.type === 'Identifier' && remoteFiles.has(keyOf(scope, cmd.name))))
         hit(
           'download-exec',
           node,
@@ -289,7 +294,7 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
         if (a && b && ((shells.has(a) && sockets.has(b)) || (sockets.has(a) && shells.has(b))))
           hit('reverse-shell', node, 'a shell’s input and output are piped to a socket');
         // res.pipe(file) with res from the network: the file now holds downloaded bytes.
-        if (flow.of(node.callee.object, scope) & T.REMOTE && b && streams.has(b)) {
+        if (flow.of(node.callee.object, scope) & NETWORK && b && streams.has(b)) {
           const target = streams.get(b)!;
           if (target.type === 'Identifier') remoteFiles.add(keyOf(scope, target.name));
         }
@@ -312,7 +317,7 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
         const b = bindingOf(node, scope);
         if (b) streams.set(b, args[0]);
       }
-      if (dataTaint & T.REMOTE && pathArg?.type === 'Identifier') remoteFiles.add(keyOf(scope, pathArg.name));
+      if (dataTaint & NETWORK && pathArg?.type === 'Identifier') remoteFiles.add(keyOf(scope, pathArg.name));
       const fromPath = pathArg ? flow.of(pathArg, scope) : 0;
       const pathEnv =
         /process\.env\.PATH\b|\bPATH\b.*delimiter/.test(pathText) || pathOfPathEnv(pathArg, flow, scope, prog);
@@ -327,7 +332,7 @@ export function jsHits(prog: Program, flow: Flow, packageFiles: ReadonlySet<stri
       if (/node_modules/.test(joined + pathText)) {
         if (
           /child_process|require\(['"]net['"]\)|\beval\(|\.exec\(|spawn\(/.test(dataText) ||
-          dataTaint & (T.DECODED | T.REMOTE)
+          dataTaint & (T.DECODED | NETWORK)
         )
           hit('modifies-other-package', node, 'writes code into a file of another installed package');
         else hit('writes-node-modules', node, 'writes into node_modules');

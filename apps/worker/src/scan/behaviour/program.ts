@@ -273,6 +273,19 @@ export function buildProgram(ast: N, source: string): Program {
         }
   };
   pass2(ast, prog.scopes.get(ast)!);
+  // Arguments flow into the parameters of the file's own named functions (`load('https://…')` into
+  // `function load(url)`), so a value is followed through one call as well as through assignments.
+  for (const { node, scope } of prog.calls) {
+    if (node.callee.type !== 'Identifier') continue;
+    const fn = prog.functions.get(keyOf(scope, node.callee.name));
+    const fnScope = fn && prog.scopes.get(fn);
+    if (!fnScope) continue;
+    fn.params.forEach((p: N, i: number) => {
+      const arg: N | undefined = node.arguments[i];
+      if (p.type === 'Identifier' && arg && arg.type !== 'SpreadElement')
+        prog.edges.push({ key: keyOf(fnScope, p.name), expr: arg, scope });
+    });
+  }
   for (const e of prog.edges) {
     const list = prog.edgesByKey.get(e.key);
     if (list) list.push(e);

