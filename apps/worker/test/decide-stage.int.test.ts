@@ -7,6 +7,7 @@ import {
   createPolicyVersion,
   createUser,
   currentPolicy,
+  signalKindOf,
   Status,
   type PolicyDocument,
 } from '@spm/db';
@@ -367,6 +368,7 @@ describe('cooldown', () => {
   });
 });
 
-it('names every behaviour rule of the scanner as a behaviour signal', () => {
-  expect([...BEHAVIOUR_SIGNAL_IDS].sort()).toEqual(Object.keys(RULES).sort());
+it('counts every behaviour rule of the scanner as a behaviour signal, and lists each one', () => {
+  for (const id of Object.keys(RULES)) expect({ id, kind: signalKindOf(id) }).toEqual({ id, kind: 'behaviour' });
+  expect(Object.keys(RULES).filter((id) => !BEHAVIOUR_SIGNAL_IDS.has(id))).toEqual([]);
 });

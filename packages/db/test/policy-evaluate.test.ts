@@ -107,6 +107,7 @@ describe('conditions', () => {
     ['behaviour', 'download-exec'],
     ['behaviour', 'install-script-injection'],
     ['other', 'registry-metadata-unavailable'],
+    ['behaviour', 'a-rule-added-later'],
   ] as const)('signal kind %s matches a %s finding and no other kind', (kind, id) => {
     expect(signalKindOf(id)).toBe(kind);
     expect(matches({ signals: [kind] }, { findings: [signal(id)] })).toBe(true);

@@ -15,8 +15,9 @@ import {
 } from './types.js';
 
 /**
- * The finding ids of the worker's behaviour rules (apps/worker/src/scan/behaviour/rules.ts); a worker
- * test checks that this list and the rules stay the same set.
+ * The finding ids of the worker's behaviour rules (apps/worker/src/scan/behaviour/rules.ts). A signal id
+ * that no group claims also counts as behaviour (a rule added later is held like its siblings, not
+ * silently `other`); a worker test checks that every rule maps to `behaviour`.
  */
 export const BEHAVIOUR_SIGNAL_IDS: ReadonlySet<string> = new Set([
   'secret-exfiltration',
@@ -29,6 +30,7 @@ export const BEHAVIOUR_SIGNAL_IDS: ReadonlySet<string> = new Set([
   'exfiltration-channel',
   'decode-exec',
   'download-exec',
+  'loads-code',
   'shell-download',
   'hidden-command',
   'silent-spawn',
@@ -55,9 +57,17 @@ export const BEHAVIOUR_SIGNAL_IDS: ReadonlySet<string> = new Set([
   'very-high-version',
 ]);
 
+/** Signal ids that are facts about the scan rather than about the code: kind `other`. */
+const OTHER_SIGNAL_IDS: ReadonlySet<string> = new Set([
+  'unusual-size',
+  'registry-metadata-unavailable',
+  'behaviour-not-analysed',
+]);
+
 /** The signal kind of a scanner finding id (the one mapping from finding ids to the kinds rules name). */
 export function signalKindOf(findingId: string): SignalKind {
   if (BEHAVIOUR_SIGNAL_IDS.has(findingId)) return 'behaviour';
+  if (OTHER_SIGNAL_IDS.has(findingId)) return 'other';
   if (findingId === 'install-script') return 'install_script';
   if (findingId.startsWith('install-script-') || findingId.startsWith('install-code-')) return 'install_network_shell';
   if (findingId === 'native-binary') return 'native_binary';
@@ -66,7 +76,7 @@ export function signalKindOf(findingId: string): SignalKind {
     return 'manifest_mismatch';
   if (findingId.endsWith('-dependency')) return 'remote_dependency';
   if (findingId.startsWith('archive-') || findingId === 'hostile-archive') return 'archive_anomaly';
-  return 'other';
+  return 'behaviour';
 }
 
 const rank = (s: Severity) => SEVERITIES.length - 1 - SEVERITIES.indexOf(s);
