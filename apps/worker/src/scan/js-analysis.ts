@@ -1,5 +1,6 @@
 import { parse, type Node } from 'acorn';
 import { simple } from 'acorn-walk';
+import { lineLocator } from './lines.js';
 import { excerpt } from './types.js';
 
 export interface Capability {
@@ -54,12 +55,6 @@ export function shannonEntropy(s: string): number {
   return h;
 }
 
-function lineOf(source: string, pos: number): number {
-  let line = 1;
-  for (let i = 0; i < pos && i < source.length; i++) if (source.charCodeAt(i) === 10) line++;
-  return line;
-}
-
 function moduleName(spec: string): string {
   return spec.replace(/^node:/, '');
 }
@@ -91,6 +86,7 @@ export function analyseJs(source: string): JsAnalysis {
     }
   }
   if (!ast) return out;
+  const lineOf = lineLocator(source);
   out.parsed = true;
   delete out.parseError;
 
@@ -100,7 +96,7 @@ export function analyseJs(source: string): JsAnalysis {
       kind,
       what,
       evidence: excerpt(source.slice(node.start, Math.min(node.end, node.start + 300))),
-      line: lineOf(source, node.start),
+      line: lineOf(node.start),
     });
   };
   const useModule = (spec: string, node: AnyNode) => {
@@ -164,7 +160,7 @@ export function analyseJs(source: string): JsAnalysis {
         out.longStrings.push({
           value: node.value,
           entropy: shannonEntropy(node.value),
-          line: lineOf(source, node.start),
+          line: lineOf(node.start),
         });
       }
     },
@@ -172,7 +168,7 @@ export function analyseJs(source: string): JsAnalysis {
       const node = n as AnyNode;
       const v = node.value?.cooked ?? node.value?.raw;
       if (typeof v === 'string' && v.length >= LONG_STRING)
-        out.longStrings.push({ value: v, entropy: shannonEntropy(v), line: lineOf(source, node.start) });
+        out.longStrings.push({ value: v, entropy: shannonEntropy(v), line: lineOf(node.start) });
     },
   });
   // exec/spawn are only shell use when child_process is in play (a RegExp's exec is not).

@@ -115,14 +115,16 @@ export class Flow {
 
   /**
    * What a network call's answer carries: REMOTE when its address names another machine (a literal,
-   * followed through assignments and the file's own function calls) or is decoded or hidden; FETCHED
+   * followed through assignments, or passed by the file to its own function) or is decoded or hidden; FETCHED
    * when the address comes from elsewhere (a caller outside the file, configuration): what module
    * loaders (monaco's AMD loader) fetch.
    */
   received(n: N, scope: Scope): number {
     const address: N | undefined = n.arguments?.[0];
     if (!address || this.of(address, scope) & (T.DECODED | T.HIDDEN)) return T.REMOTE;
-    return this.literals(address, scope).some((s) => REMOTE_ADDRESS.test(s)) ? T.REMOTE : T.FETCHED;
+    const named = [{ node: address, scope }];
+    if (address.type === 'Identifier') named.push(...(this.prog.argumentsOf.get(keyOf(scope, address.name)) ?? []));
+    return named.some((a) => this.literals(a.node, a.scope).some((s) => REMOTE_ADDRESS.test(s))) ? T.REMOTE : T.FETCHED;
   }
 
   /** Taints every binding until nothing changes (at most 6 rounds). */

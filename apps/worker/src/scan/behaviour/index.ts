@@ -5,7 +5,8 @@ import type { ManifestLike } from '../signals.js';
 import { excerpt, type Finding } from '../types.js';
 import { Flow } from './flow.js';
 import { jsHits, type Hit } from './js-rules.js';
-import { buildProgram, lineAt, parseJs, requiredModule, type N } from './program.js';
+import { lineLocator } from '../lines.js';
+import { buildProgram, parseJs, requiredModule, type N } from './program.js';
 import { RULES, type RuleId } from './rules.js';
 import { commandFindings } from './shell-command.js';
 import { textHits } from './text.js';
@@ -108,6 +109,12 @@ export function detectBehaviour(input: BehaviourInput): Finding[] {
   }
 
   const findings: Finding[] = [];
+  const locators = new Map<string, (pos: number) => number>();
+  const lineAt = (text: string, pos: number) => {
+    let locate = locators.get(text);
+    if (!locate) locators.set(text, (locate = lineLocator(text)));
+    return locate(pos);
+  };
   const add = (rule: RuleId, path: string, text: string | null, start: number, end: number, detail: string) => {
     const def = RULES[rule];
     const atInstall = reached.has(path);

@@ -50,6 +50,8 @@ export interface Program {
   requireAliases: Set<string>;
   /** Set when the walk stopped at the node budget. */
   truncated: boolean;
+  /** The arguments each parameter of the file's named functions receives, by the parameter's key. */
+  argumentsOf: Map<string, Site[]>;
 }
 
 export const MAX_NODES = 400_000;
@@ -125,6 +127,7 @@ export function buildProgram(ast: N, source: string): Program {
     modules: new Map(),
     requireAliases: new Set(),
     truncated: false,
+    argumentsOf: new Map(),
   };
   let nextId = 0;
   let budget = MAX_NODES;
@@ -273,8 +276,9 @@ export function buildProgram(ast: N, source: string): Program {
         }
   };
   pass2(ast, prog.scopes.get(ast)!);
-  // Arguments flow into the parameters of the file's own named functions (`load('https://…')` into
-  // `function load(url)`), so a value is followed through one call as well as through assignments.
+  // What the file's own named functions are called with, by parameter (`load('https://…')` for
+  // `function load(url)`). Kept apart from the edges: taint does not flow through calls (in a bundle
+  // every helper is called with everything), only the address of a network call is looked up here.
   for (const { node, scope } of prog.calls) {
     if (node.callee.type !== 'Identifier') continue;
     const fn = prog.functions.get(keyOf(scope, node.callee.name));
@@ -282,8 +286,9 @@ export function buildProgram(ast: N, source: string): Program {
     if (!fnScope) continue;
     fn.params.forEach((p: N, i: number) => {
       const arg: N | undefined = node.arguments[i];
-      if (p.type === 'Identifier' && arg && arg.type !== 'SpreadElement')
-        prog.edges.push({ key: keyOf(fnScope, p.name), expr: arg, scope });
+      if (p.type !== 'Identifier' || !arg || arg.type === 'SpreadElement') return;
+      const key = keyOf(fnScope, p.name);
+      prog.argumentsOf.set(key, [...(prog.argumentsOf.get(key) ?? []), { node: arg, scope }]);
     });
   }
   for (const e of prog.edges) {
@@ -293,11 +298,4 @@ export function buildProgram(ast: N, source: string): Program {
     prog.boundTo.set(e.expr, e.key);
   }
   return prog;
-}
-
-/** 1-based line of a character offset. */
-export function lineAt(source: string, pos: number): number {
-  let line = 1;
-  for (let i = source.indexOf('\n'); i !== -1 && i < pos; i = source.indexOf('\n', i + 1)) line++;
-  return line;
 }
