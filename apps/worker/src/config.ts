@@ -37,6 +37,8 @@ export interface WorkerConfig {
   trivyToken: string | null;
   trivyBin: string | null;
   trivyTimeoutSeconds: number;
+  /** Packages still waiting sent back to the decide stage per sweep after a policy or waiver change. */
+  policyReevaluationBatch: number;
   logLevel: string;
   logFormat: 'json' | 'pretty';
   listen: boolean;
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     trivyToken: env.TRIVY_TOKEN || null,
     trivyBin: env.TRIVY_BIN || null,
     trivyTimeoutSeconds: r.number('TRIVY_TIMEOUT_SECONDS', 300, 1, 3600),
+    policyReevaluationBatch: r.number('POLICY_REEVALUATION_BATCH', 500, 1, 100_000),
     logLevel,
     logFormat,
     listen: r.bool('WORKER_LISTEN', true),

@@ -1,4 +1,4 @@
-import type { StageName } from '@spm/db';
+import { requeueForPolicyChange, type StageName } from '@spm/db';
 import { BaseWorker, type BaseWorkerOptions } from './base-worker.js';
 import { LicencePolicyCache } from './licence/tiers.js';
 import { SourceRegistry } from './registry/source.js';
@@ -33,5 +33,23 @@ export class PackageWorker extends BaseWorker {
 
   protected stageHandler(stage: StageName): StageHandler | undefined {
     return this.handlers[stage];
+  }
+
+  /**
+   * After the policy or a waiver changed, packages still waiting that were decided under the older
+   * rules go back to the decide stage: at most POLICY_REEVALUATION_BATCH per sweep (bounded work,
+   * shared between workers by SKIP LOCKED). Only a worker that runs the decide stage does this.
+   */
+  protected override async maintenance(): Promise<void> {
+    if (!this.handlers.decide) return;
+    const moved = await requeueForPolicyChange(this.db, {
+      limit: this.config.policyReevaluationBatch,
+      actor: `policy:${this.id}`,
+    });
+    if (moved.length)
+      this.log.info(
+        { packages: moved.length },
+        'the policy or a waiver changed: packages still waiting are evaluated again',
+      );
   }
 }

@@ -29,3 +29,5 @@ export * from './queries/scans.js';
 export * from './policy/index.js';
 export * from './queries/policy.js';
 export * from './queries/policy-explain.js';
+export * from './queries/policy-dry-run.js';
+export * from './queries/policy-reevaluate.js';

@@ -64,7 +64,7 @@ export function createDecideStage(deps: DecideStageDeps = {}): StageHandler {
     const d = evaluatePolicy({ version: policy.policy.version, document: policy.policy.document }, input, at);
     Object.assign(patch, decisionColumns(d, policy.generation, at));
     const reason = decisionLine(d);
-    const details = decisionJson(d);
+    const details = { ...decisionJson(d), generation: policy.generation };
     log.info({ policyVersion: d.policyVersion, rule: d.rule?.id ?? null, outcome: d.outcome, until: d.until }, reason);
     if (d.outcome === 'reject') return { kind: 'reject', rejection: 'policy', reason, patch, details };
     return {
