@@ -14,6 +14,7 @@ import metricsPlugin from './plugins/metrics.js';
 import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
 import adminPolicyRoutes from './routes/admin-policy.js';
+import adminWebhookRoutes from './routes/admin-webhooks.js';
 import adminLicenseRoutes from './routes/admin-licenses.js';
 import adminUserRoutes from './routes/admin-users.js';
 import approvalRoutes from './routes/approvals.js';
@@ -107,6 +108,7 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
   await app.register(adminPolicyRoutes, { prefix: '/api/admin/policy' });
   await app.register(waiverRoutes, { prefix: '/api/approvals' });
+  await app.register(adminWebhookRoutes, { prefix: '/api/admin/webhooks' });
   await app.register(registryRoutes, { prefix: '/registry', config, db });
   await app.register(webPlugin, { root: config.webRoot });
 

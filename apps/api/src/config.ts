@@ -21,6 +21,8 @@ export interface ApiConfig {
   loginRateLimitPerAddress: number;
   /** Four eyes: nobody approves a package only they requested (admins may override with a reason). */
   approvalFourEyes: boolean;
+  /** Webhook URLs may point at loopback, private and link-local addresses (WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate: boolean;
   packageCacheDir: string;
   targetRegistryUrl: string | null;
   /** Base URL clients reach the API at (tarball links of the built-in registry); null: derived from the request. */
@@ -135,6 +137,9 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
   if (!['true', 'false', '1', '0'].includes(fourEyesRaw)) {
     errors.push(`APPROVAL_FOUR_EYES=${fourEyesRaw} (expected true or false)`);
   }
+  const webhookPrivateRaw = (str('WEBHOOK_ALLOW_PRIVATE') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(webhookPrivateRaw))
+    errors.push(`WEBHOOK_ALLOW_PRIVATE=${webhookPrivateRaw} (expected true or false)`);
   const trustRaw = (str('TRUST_PROXY') ?? 'false').toLowerCase();
   if (!['true', 'false', '1', '0'].includes(trustRaw)) errors.push(`TRUST_PROXY=${trustRaw} (expected true or false)`);
 
@@ -152,6 +157,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 100_000),
     loginRateLimitPerAddress: int('LOGIN_RATE_LIMIT_PER_ADDRESS', 20, 1, 100_000),
     approvalFourEyes: fourEyesRaw !== 'false' && fourEyesRaw !== '0',
+    webhookAllowPrivate: webhookPrivateRaw === 'true' || webhookPrivateRaw === '1',
     packageCacheDir: resolve(str('PACKAGE_CACHE_DIR') ?? '.data/packages'),
     targetRegistryUrl: url('TARGET_REGISTRY_URL'),
     publicUrl: url('PUBLIC_URL'),

@@ -9,6 +9,15 @@ export type SeverityName = 'critical' | 'high' | 'medium' | 'low';
 
 export interface WorkerConfig {
   databaseUrl: string;
+  /** Webhook deliveries (apps/worker/src/webhooks.ts). */
+  webhooks: {
+    /** Let deliveries reach loopback, private and link-local addresses (WEBHOOK_ALLOW_PRIVATE). */
+    allowPrivate: boolean;
+    timeoutSeconds: number;
+    maxAttempts: number;
+    retryBaseSeconds: number;
+    pollSeconds: number;
+  };
   workerId: string | null;
   sleepIntervalSeconds: number;
   maxPackagesPerCycle: number;
@@ -167,6 +176,13 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
 
   const config: WorkerConfig = {
     databaseUrl,
+    webhooks: {
+      allowPrivate: r.bool('WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutSeconds: r.number('WEBHOOK_TIMEOUT_SECONDS', 10, 0.1, 300),
+      maxAttempts: r.number('WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
+      retryBaseSeconds: r.number('WEBHOOK_RETRY_BASE_SECONDS', 10, 0, 3600),
+      pollSeconds: r.number('WEBHOOK_POLL_SECONDS', 2, 0.05, 3600),
+    },
     workerId: env.WORKER_ID || null,
     sleepIntervalSeconds: r.number('WORKER_SLEEP_INTERVAL', 10, 0.05, 3600),
     maxPackagesPerCycle: r.number('WORKER_MAX_PACKAGES_PER_CYCLE', 5, 1, 1000),

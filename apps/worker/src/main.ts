@@ -3,6 +3,7 @@ import { isAppError } from '@spm/db';
 import { loadConfig, type WorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PackageWorker } from './package-worker.js';
+import { WebhookDispatcher } from './webhooks.js';
 
 /**
  * The worker daemon. Exit codes: 0 after a graceful shutdown, 1 on a fatal error, 2 on invalid
@@ -19,9 +20,13 @@ async function main(): Promise<void> {
   const log = createLogger(config);
   const version = (createRequire(import.meta.url)('../package.json') as { version?: string }).version ?? null;
   const worker = new PackageWorker({ config, logger: log, version });
+  const webhooks = new WebhookDispatcher(config, log.child({ component: 'webhooks' }));
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => void worker.shutdown(signal));
+    process.on(signal, () => {
+      void webhooks.stop();
+      void worker.shutdown(signal);
+    });
   }
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting (leases expire and the packages return to their checkpoints)');
@@ -34,11 +39,13 @@ async function main(): Promise<void> {
 
   try {
     await worker.start();
+    webhooks.start();
   } catch (err) {
     log.fatal({ err }, 'the worker could not start');
     process.exit(1);
   }
   await worker.stopped;
+  await webhooks.stop();
   process.exit(0);
 }
 

@@ -31,3 +31,5 @@ export * from './queries/policy.js';
 export * from './queries/policy-explain.js';
 export * from './queries/policy-dry-run.js';
 export * from './queries/policy-reevaluate.js';
+export * from './webhook-address.js';
+export * from './queries/webhooks.js';

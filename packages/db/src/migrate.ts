@@ -5,6 +5,7 @@ import * as m0004 from './migrations/0004_lockfiles.js';
 import * as m0005 from './migrations/0005_access.js';
 import * as m0006 from './migrations/0006_policy.js';
 import * as m0009 from './migrations/0009_priority.js';
+import * as m0020 from './migrations/0020_webhooks.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0005_access': m0005,
   '0006_policy': m0006,
   '0009_priority': m0009,
+  '0020_webhooks': m0020,
 };
 
 class StaticProvider implements MigrationProvider {

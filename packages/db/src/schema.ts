@@ -57,6 +57,8 @@ export interface RequestsTable {
   new_count: number;
   existing_count: number;
   created_at: TimestampDefault;
+  /** When the request's `request.settled` webhook event was written (migration 0020). */
+  settled_notified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PackagesTable {
@@ -241,6 +243,47 @@ export interface AuditLogTable {
   created_at: TimestampDefault;
 }
 
+/** A webhook endpoint registered by an admin (migration 0020). */
+export interface WebhooksTable {
+  id: Generated<number>;
+  url: string;
+  secret: string;
+  events: ColumnType<string[], string[], string[]>;
+  description: string | null;
+  enabled: Generated<boolean>;
+  created_by: number | null;
+  created_at: TimestampDefault;
+  updated_at: TimestampDefault;
+}
+
+/** The outbox: one row per event, written in the transaction that caused it. */
+export interface WebhookEventsTable {
+  id: Generated<string>;
+  type: string;
+  ordering_key: string;
+  package_id: number | null;
+  request_id: number | null;
+  payload: Json;
+  created_at: TimestampDefault;
+}
+
+/** One event to one endpoint: delivered by the worker, retried with backoff, redeliverable. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  webhook_id: number;
+  event_id: string;
+  ordering_key: string;
+  status: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | undefined, 'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: TimestampDefault;
+  locked_until: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  created_at: TimestampDefault;
+}
+
 export interface Database {
   users: UsersTable;
   supported_licenses: SupportedLicensesTable;
@@ -258,6 +301,9 @@ export interface Database {
   policy_versions: PolicyVersionsTable;
   waivers: WaiversTable;
   policy_changes: PolicyChangesTable;
+  webhooks: WebhooksTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ALL_STATUSES, getProcessingStatus, type DB } from '@spm/db';
+import { ALL_STATUSES, getProcessingStatus, webhookDeliveryStats, type DB } from '@spm/db';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -83,8 +83,24 @@ export default fp(
       registers: [registry],
     });
 
+    const webhooksFailed = new Gauge({
+      name: 'spm_webhook_deliveries_failed',
+      help: 'Webhook deliveries that failed for good (WEBHOOK_MAX_ATTEMPTS reached) and were not redelivered',
+      registers: [registry],
+    });
+    const webhooksRetrying = new Gauge({
+      name: 'spm_webhook_deliveries_retrying',
+      help: 'Webhook deliveries waiting for another attempt after a failure',
+      registers: [registry],
+    });
+
     const refreshQueueGauges = async (): Promise<void> => {
-      const s = await getProcessingStatus(app.db as DB, { recentLimit: 1 });
+      const [s, hooks] = await Promise.all([
+        getProcessingStatus(app.db as DB, { recentLimit: 1 }),
+        webhookDeliveryStats(app.db as DB),
+      ]);
+      webhooksFailed.set(hooks.failed);
+      webhooksRetrying.set(hooks.retrying);
       for (const status of ALL_STATUSES) byStatus.set({ status }, s.counts[status] ?? 0);
       queueDepth.set(s.queueDepth);
       runnable.set(s.runnableNow);
