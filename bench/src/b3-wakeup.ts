@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { Status } from '@spm/db';
 import { buildPackage, startTestRegistry } from '@spm/testkit';
-import { createUser, type DatabaseFactory } from './db.js';
+import { approveEverything, createUser, type DatabaseFactory } from './db.js';
 import { startApi } from './api.js';
 import { startWorkerProcess } from './worker-process.js';
 import { summarize, sleep, rng, type Summary } from './stats.js';
@@ -42,6 +42,7 @@ export async function benchWakeup(
   try {
     const run = async (mode: 'notify' | 'polling'): Promise<WakeupMode> => {
       const b = await factory.fresh(`wake_${mode}`);
+      await approveEverything(b.db);
       const api = await startApi(b.url);
       const n = mode === 'notify' ? opts.uploads : opts.pollingUploads;
       const interval = mode === 'notify' ? 10 : opts.pollingIntervalSeconds;
@@ -54,7 +55,6 @@ export async function benchWakeup(
           PACKAGE_CACHE_DIR: join(tmp, `cache-${mode}`),
           WORKER_LISTEN: mode === 'notify' ? 'true' : 'false',
           WORKER_SLEEP_INTERVAL: String(interval),
-          WORKER_AUTO_APPROVE: 'true',
           LOG_LEVEL: 'info',
         },
       });

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { WORK_STATUSES } from '@spm/db';
 import { startTestRegistry } from '@spm/testkit';
-import { createUser, type DatabaseFactory } from './db.js';
+import { approveEverything, createUser, type DatabaseFactory } from './db.js';
 import { startApi } from './api.js';
 import { buildCorpus } from './corpus.js';
 import { distinctPackages, planLockfile, renderLockfile, renderPackageJson } from './lockfile.js';
@@ -85,11 +86,11 @@ function mergeTimings(logs: Array<{ stages: StageTiming[]; lines: number; bytes:
     bytes: logs.reduce((a, l) => a + l.bytes, 0),
   };
 }
-const WORK = ['Checking Licence', 'Downloading', 'Security Scanning', 'Publishing'];
+const WORK = WORK_STATUSES as readonly string[];
 
 /**
  * B4: the same lockfile of N real tarballs, from the same loopback registry, gated end to end by the
- * real worker process (all stages it has, WORKER_AUTO_APPROVE=true) and installed by `npm ci
+ * real worker process (all stages it has, under a policy that approves everything) and installed by `npm ci
  * --ignore-scripts`, alternating. The gate is timed from the upload request to the last package event.
  */
 export async function benchEndToEnd(
@@ -114,6 +115,7 @@ export async function benchEndToEnd(
 
     const gateOnce = async (idx: number): Promise<GateRun> => {
       const b = await factory.fresh(`e2e${idx}`);
+      await approveEverything(b.db);
       const api = await startApi(b.url);
       const logFiles = Array.from({ length: opts.workers }, (_, w) => join(tmp, `worker-${idx}-${w}.log`));
       const workers: WorkerProcess[] = [];
@@ -127,7 +129,6 @@ export async function benchEndToEnd(
               SOURCE_REGISTRY_URL: registry.url,
               // Workers share one cache directory, as DESIGN requires of several workers.
               PACKAGE_CACHE_DIR: join(tmp, `cache-${idx}`),
-              WORKER_AUTO_APPROVE: 'true',
               LOG_LEVEL: 'info',
               ...(opts.concurrency ? { WORKER_MAX_PACKAGES_PER_CYCLE: String(opts.concurrency) } : {}),
             },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { STAGES } from '@spm/db';
 import { startTestRegistry } from '@spm/testkit';
-import { createUser, type BenchDatabase, type DatabaseFactory } from './db.js';
+import { approveEverything, createUser, type BenchDatabase, type DatabaseFactory } from './db.js';
 import { startApi } from './api.js';
 import { buildCorpus } from './corpus.js';
 import { distinctPackages, planLockfile, renderLockfile } from './lockfile.js';
@@ -73,10 +73,11 @@ const DONE_STAGES: Record<string, number> = {
   Downloaded: 2,
   'Security Scanning': 2,
   'Security Scanned': 3,
-  'Pending Approval': 3,
-  Approved: 3,
-  Publishing: 3,
-  Published: 4,
+  'Applying Policy': 3,
+  'Pending Approval': 4,
+  Approved: 4,
+  Publishing: 4,
+  Published: 5,
 };
 
 interface Ev {
@@ -201,9 +202,9 @@ async function audit(db: BenchDatabase['db']) {
 }
 
 /**
- * B5: a lockfile of N real tarballs gated by the real worker process (WORKER_AUTO_APPROVE=true, short
+ * B5: a lockfile of N real tarballs gated by the real worker process (a policy that approves everything, short
  * leases) while the worker is SIGKILLed `kills` times, each time a further 15 % of all stage completions
- * (4 × N) have happened, and restarted at once; between the first and the fourth kill a second worker runs
+ * (5 × N) have happened, and restarted at once; between the first and the fourth kill a second worker runs
  * beside it (stopped with SIGTERM). At the end, `package_events` is audited: every stage of every
  * package completed exactly once, no two workers' claim intervals on one package overlapping, no
  * work-status write by a worker that did not hold the claim.
@@ -223,6 +224,7 @@ export async function benchCrash(
   const registry = await startTestRegistry();
   const tmp = await mkdtemp(join(tmpdir(), 'spm-bench-crash-'));
   const b = await factory.fresh('crash');
+  await approveEverything(b.db);
   const api = await startApi(b.url);
   const running: WorkerProcess[] = [];
   const logFiles: string[] = [];
@@ -243,7 +245,6 @@ export async function benchCrash(
           DATABASE_URL: b.url,
           SOURCE_REGISTRY_URL: registry.url,
           PACKAGE_CACHE_DIR: join(tmp, 'cache'),
-          WORKER_AUTO_APPROVE: 'true',
           WORKER_LEASE_SECONDS: String(opts.leaseSeconds),
           WORKER_LISTEN: 'true',
           LOG_LEVEL: 'info',
@@ -272,7 +273,8 @@ export async function benchCrash(
       const counts = await statusCounts(b.db);
       const total = Object.values(counts).reduce((a, x) => a + x, 0);
       const published = counts.Published ?? 0;
-      const progress = Object.entries(counts).reduce((a, [s, n]) => a + (DONE_STAGES[s] ?? 0) * n, 0) / (4 * total);
+      const progress =
+        Object.entries(counts).reduce((a, [s, n]) => a + (DONE_STAGES[s] ?? 0) * n, 0) / (STAGES.length * total);
       if (kills.length < opts.kills && progress >= 0.15 * (kills.length + 1)) {
         const killed = primary;
         await killed.kill();

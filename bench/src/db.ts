@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { createDb, hashPassword, type DB } from '@spm/db';
+import { APPROVE_ALL_POLICY, createDb, createPolicyVersion, hashPassword, type DB } from '@spm/db';
 import { createTemplateDatabase, dropDatabase, withClient, withDatabase } from '@spm/db/testing';
 
 /** The PostgreSQL server the benchmarks run on (DATABASE_URL, or the local default). */
@@ -71,4 +71,20 @@ export async function serverVersion(url: string): Promise<string> {
     url,
     async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
   );
+}
+
+/**
+ * Puts APPROVE_ALL_POLICY in force (a new policy version written by a bench admin), so the worker's
+ * decide stage approves every package that is not malware and no person is involved: what the
+ * benchmarks time is the gate, not a reviewer.
+ */
+export async function approveEverything(db: DB): Promise<void> {
+  const username = `bench-policy-${randomBytes(3).toString('hex')}`;
+  const userId = await createUser(db, username, 'bench-password-1', 'admin');
+  await createPolicyVersion(db, {
+    document: APPROVE_ALL_POLICY,
+    comment: 'benchmark: approve everything',
+    userId,
+    username,
+  });
 }

@@ -152,6 +152,17 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     await table.getByRole('link', { name: 'old-parser@2.0.0' }).waitFor();
     await page.getByLabel('Findings').selectOption('');
     await table.getByRole('link', { name: 'left-align@1.4.0' }).waitFor();
+    // The requester may lower their own request's priority (not raise it: that is for approvers).
+    const priority = page.getByLabel('Priority');
+    expect(await priority.locator('option:not([disabled])').allTextContents()).toEqual(['Normal', 'Low']);
+    await priority.selectOption('low');
+    await page.getByText(/waiting packages? re-ranked/).waitFor();
+    const stored = await stack.tdb.db
+      .selectFrom('requests')
+      .select('priority')
+      .where('id', '=', requestId)
+      .executeTakeFirstOrThrow();
+    expect(stored.priority).toBe(10);
     await checkAccessibility(page, 'request (pending)');
     await photograph(page, 'request');
     expect(person.problems).toEqual([]);

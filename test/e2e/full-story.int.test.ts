@@ -85,7 +85,14 @@ async function call<T>(
 }
 
 interface ProcessingStatus {
-  packages: Array<{ package_id: number; name: string; version: string; status: string; last_error?: string | null }>;
+  packages: Array<{
+    package_id: number;
+    name: string;
+    version: string;
+    status: string;
+    last_error?: string | null;
+    decision?: string | null;
+  }>;
 }
 
 /** Polls the request's processing status until every package is in `status` (or fails on Rejected). */
@@ -202,6 +209,19 @@ describe('the full story', () => {
     const requestId = upload.body.request_id;
 
     const pending = await waitForAll(approver.body.token, requestId, 'Pending Approval');
+    // The policy held them, and says why: this registry gives no publication time, so the default
+    // policy's cooldown cannot tell their age.
+    for (const p of pending.packages) {
+      expect(p.decision).toMatch(
+        /^waits for a person: policy v1: hold \(cooldown 72 h\): the registry gives no publication time/,
+      );
+    }
+    const report = await call<{ policy: { version: number; explanation: string } }>(
+      'GET',
+      `/api/packages/${pending.packages[0]!.package_id}/report`,
+      approver.body.token,
+    );
+    expect(report.body.policy).toMatchObject({ version: 1, explanation: pending.packages[0]!.decision });
     const blocked = await npmInstall(`${api}/registry/`, ['story-left@1.4.0'], { authToken: npmToken.body.token });
     dirs.push(blocked.dir);
     expect(blocked.ok).toBe(false);

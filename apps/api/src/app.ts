@@ -13,6 +13,7 @@ import inputPlugin from './plugins/input.js';
 import metricsPlugin from './plugins/metrics.js';
 import webPlugin from './plugins/web.js';
 import adminAuditRoutes from './routes/admin-audit.js';
+import adminPolicyRoutes from './routes/admin-policy.js';
 import adminWebhookRoutes from './routes/admin-webhooks.js';
 import adminLicenseRoutes from './routes/admin-licenses.js';
 import adminUserRoutes from './routes/admin-users.js';
@@ -25,6 +26,7 @@ import processingRoutes from './routes/processing.js';
 import registryRoutes from './routes/registry.js';
 import requestRoutes from './routes/requests.js';
 import uploadRoutes from './routes/upload.js';
+import waiverRoutes from './routes/waivers.js';
 import './types.js';
 
 export type { ApiConfig } from './config.js';
@@ -127,6 +129,8 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(adminUserRoutes, { prefix: '/api/admin/users' });
   await app.register(adminLicenseRoutes, { prefix: '/api/admin/licenses' });
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
+  await app.register(adminPolicyRoutes, { prefix: '/api/admin/policy' });
+  await app.register(waiverRoutes, { prefix: '/api/approvals' });
   await app.register(adminWebhookRoutes, { prefix: '/api/admin/webhooks' });
   await app.register(registryRoutes, {
     prefix: '/registry',

@@ -572,7 +572,7 @@ describe('requests', () => {
     expect(p0.elapsed_seconds).toBe(50);
     expect(p0.rejection).toEqual({ kind: 'policy', reason: 'malware' });
     const p2 = mid.packages.find((p: { package_id: number }) => p.package_id === ids[2]);
-    expect(p2).toMatchObject({ status: 'Downloading', progress_percent: 30, last_error: 'retry: timeout' });
+    expect(p2).toMatchObject({ status: 'Downloading', progress_percent: 27, last_error: 'retry: timeout' });
 
     await setStatus(t.db, [ids[2]!], 'Pending Approval');
     const end = (

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiToken, createUser, updateUser, type ApiTokenScope, type Role } from '@spm/db';
+import { createApiToken, createUser, DEFAULT_POLICY, updateUser, type ApiTokenScope, type Role } from '@spm/db';
 import { csrfTokenFor, SESSION_COOKIE } from '../src/session.js';
 import { bearer, expiredToken, generatedLockfile, JWT_SECRET, setupApp, type TestApp } from './helpers.js';
 
@@ -8,7 +8,7 @@ import { bearer, expiredToken, generatedLockfile, JWT_SECRET, setupApp, type Tes
  * caller gets with the request below (chosen so it is deterministic for every allowed role).
  */
 interface RouteCase {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** The OpenAPI path (to check that the matrix covers every route). */
   path: string;
   url: () => string;
@@ -200,6 +200,63 @@ const routes: RouteCase[] = [
     ok: 404,
   },
   { method: 'GET', path: '/api/admin/audit/', url: () => '/api/admin/audit', min: 'admin', ok: 200 },
+  { method: 'GET', path: '/api/admin/policy/', url: () => '/api/admin/policy', min: 'admin', ok: 200 },
+  {
+    method: 'PUT',
+    path: '/api/admin/policy/',
+    url: () => '/api/admin/policy',
+    min: 'admin',
+    ok: 200,
+    payload: () => ({ document: DEFAULT_POLICY, comment: 'matrix' }),
+  },
+  { method: 'GET', path: '/api/admin/policy/versions', url: () => '/api/admin/policy/versions', min: 'admin', ok: 200 },
+  {
+    method: 'GET',
+    path: '/api/admin/policy/versions/{version}',
+    url: () => '/api/admin/policy/versions/1',
+    min: 'admin',
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/policy/dry-run',
+    url: () => '/api/admin/policy/dry-run',
+    min: 'admin',
+    ok: 200,
+    payload: () => ({ document: DEFAULT_POLICY }),
+  },
+  {
+    method: 'POST',
+    path: '/api/approvals/waivers',
+    url: () => '/api/approvals/waivers',
+    min: 'approver',
+    ok: 201,
+    payload: () => ({
+      package_name: 'matrix-pkg',
+      version_range: '*',
+      kind: 'signal',
+      subject: 'install_script',
+      reason: 'matrix',
+      owner: 'matrix',
+      expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    }),
+  },
+  { method: 'GET', path: '/api/approvals/waivers', url: () => '/api/approvals/waivers', min: 'approver', ok: 200 },
+  {
+    method: 'DELETE',
+    path: '/api/approvals/waivers/{id}',
+    url: () => '/api/approvals/waivers/999999',
+    min: 'approver',
+    ok: 404,
+  },
+  {
+    method: 'POST',
+    path: '/api/approvals/cooldown-release',
+    url: () => '/api/approvals/cooldown-release',
+    min: 'approver',
+    ok: 200,
+    payload: () => ({ package_ids: [packageId], reason: 'matrix' }),
+  },
   { method: 'GET', path: '/api/admin/webhooks/', url: () => '/api/admin/webhooks', min: 'admin', ok: 200 },
   {
     // A loopback URL without WEBHOOK_ALLOW_PRIVATE: refused the same way for every admin.

@@ -8,6 +8,7 @@ import type { PackageReport } from '../src/api/types';
 import { ME_KEY, SessionProvider } from '../src/auth/session';
 import { RequireRole } from '../src/components/require-role';
 import { Integrity, SupplyChain, Vulnerabilities } from '../src/pages/package-sections';
+import { PrioritySelect } from '../src/components/priority';
 
 afterEach(cleanup);
 
@@ -133,5 +134,20 @@ describe('the package report', () => {
     expect(screen.getByText(/against the lockfile and the source registry/)).toBeTruthy();
     expect(screen.getByText('sha512-C')).toBeTruthy();
     expect(screen.getByText(/2.0 kB/)).toBeTruthy();
+  });
+});
+
+describe('the priority select', () => {
+  it('offers approvers every level and users only normal and low, still showing a level set by someone else', () => {
+    render(<PrioritySelect id="p1" value="normal" role="approver" onChange={() => {}} />);
+    expect(screen.getAllByRole('option').map((o) => o.textContent)).toEqual(['Urgent', 'High', 'Normal', 'Low']);
+    cleanup();
+    render(<PrioritySelect id="p2" value="urgent" role="user" onChange={() => {}} />);
+    const options = screen.getAllByRole('option') as HTMLOptionElement[];
+    expect(options.map((o) => [o.textContent, o.disabled])).toEqual([
+      ['Urgent', true],
+      ['Normal', false],
+      ['Low', false],
+    ]);
   });
 });

@@ -111,6 +111,12 @@ export abstract class BaseWorker {
   /** The handler for a stage, or undefined when this worker does not run it (its checkpoint is never claimed). */
   protected abstract stageHandler(stage: StageName): StageHandler | undefined;
 
+  /**
+   * Housekeeping of the subclass's own, on the stuck sweep's schedule (after it). Errors are logged
+   * with the sweep's and retried at the next one. Keep it bounded: it runs while the loop claims.
+   */
+  protected async maintenance(): Promise<void> {}
+
   /** Packages currently being worked on by this process. */
   get inFlightCount(): number {
     return this.inFlight.size;
@@ -462,6 +468,7 @@ export abstract class BaseWorker {
           `stuck sweep: package ${r.packageId} ${r.from} → ${r.to} (${r.why})`,
         );
       }
+      await this.maintenance();
     } catch (err) {
       this.log.warn({ err }, 'stuck sweep failed; will retry');
     } finally {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
-import { AppError } from '@spm/db';
+import { AppError, STAGES, type StageName } from '@spm/db';
 import { DEFAULT_TARBALL_LIMITS, LIMIT_SETTINGS } from '@spm/tarball';
 import { DEFAULT_MAX_REDIRECTS } from './registry/source.js';
 
@@ -46,13 +46,13 @@ export interface WorkerConfig {
   trivyToken: string | null;
   trivyBin: string | null;
   trivyTimeoutSeconds: number;
-  /** Development/bench only: approve packages automatically after a clean scan. */
-  autoApprove: boolean;
+  /** Packages still waiting sent back to the decide stage per sweep after a policy or waiver change. */
+  policyReevaluationBatch: number;
   logLevel: string;
   logFormat: 'json' | 'pretty';
   listen: boolean;
   /** WORKER_STAGES: the stages this worker runs (default all); the others' checkpoints are not claimed. */
-  stages: ReadonlyArray<'licence' | 'download' | 'scan' | 'publish'>;
+  stages: ReadonlyArray<StageName>;
 }
 
 /** The registry npm itself is configured with (`npm config get registry`), so a team's .npmrc is respected. */
@@ -161,7 +161,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     errors.push(`LOG_LEVEL=${logLevel} (expected fatal, error, warn, info, debug, trace or silent)`);
   }
 
-  const allStages = ['licence', 'download', 'scan', 'publish'] as const;
+  const allStages: readonly StageName[] = STAGES.map((s) => s.name);
   const stagesRaw = env.WORKER_STAGES?.trim();
   const stages = stagesRaw
     ? stagesRaw
@@ -213,7 +213,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     trivyToken: env.TRIVY_TOKEN || null,
     trivyBin: env.TRIVY_BIN || null,
     trivyTimeoutSeconds: r.number('TRIVY_TIMEOUT_SECONDS', 300, 1, 3600),
-    autoApprove: r.bool('WORKER_AUTO_APPROVE', false),
+    policyReevaluationBatch: r.number('POLICY_REEVALUATION_BATCH', 500, 1, 100_000),
     logLevel,
     logFormat,
     listen: r.bool('WORKER_LISTEN', true),

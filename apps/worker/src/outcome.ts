@@ -24,6 +24,7 @@ export async function recordOutcome(
       reason: r.reason ?? null,
       details: r.details,
       scan: r.scan,
+      runAt: r.runAt,
       notify: opts.notify,
     });
   }

@@ -1,7 +1,8 @@
-import type { StageName } from '@spm/db';
+import { requeueForPolicyChange, type StageName } from '@spm/db';
 import { BaseWorker, type BaseWorkerOptions } from './base-worker.js';
 import { LicencePolicyCache } from './licence/tiers.js';
 import { SourceRegistry } from './registry/source.js';
+import { createDecideStage, type Clock } from './stages/decide.js';
 import { createDownloadStage } from './stages/download.js';
 import { createLicenceStage } from './stages/licence.js';
 import { createPublishStage } from './stages/publish.js';
@@ -15,7 +16,7 @@ import type { StageHandler } from './stages/types.js';
 export class PackageWorker extends BaseWorker {
   private readonly handlers: Partial<Record<StageName, StageHandler>>;
 
-  constructor(opts: BaseWorkerOptions & { registry?: SourceRegistry }) {
+  constructor(opts: BaseWorkerOptions & { registry?: SourceRegistry; now?: Clock }) {
     super(opts);
     // One source registry client for every stage, so the licence, download and scan stages of a
     // package share its version document.
@@ -24,6 +25,7 @@ export class PackageWorker extends BaseWorker {
       licence: createLicenceStage({ registry, policy: new LicencePolicyCache() }),
       download: createDownloadStage({ registry }),
       scan: createScanStage({ registry }),
+      decide: createDecideStage({ registry, now: opts.now }),
       publish: createPublishStage(),
     };
     this.handlers = Object.fromEntries(opts.config.stages.map((s) => [s, all[s]]));
@@ -31,5 +33,23 @@ export class PackageWorker extends BaseWorker {
 
   protected stageHandler(stage: StageName): StageHandler | undefined {
     return this.handlers[stage];
+  }
+
+  /**
+   * After the policy or a waiver changed, packages still waiting that were decided under the older
+   * rules go back to the decide stage: at most POLICY_REEVALUATION_BATCH per sweep (bounded work,
+   * shared between workers by SKIP LOCKED). Only a worker that runs the decide stage does this.
+   */
+  protected override async maintenance(): Promise<void> {
+    if (!this.handlers.decide) return;
+    const moved = await requeueForPolicyChange(this.db, {
+      limit: this.config.policyReevaluationBatch,
+      actor: `policy:${this.id}`,
+    });
+    if (moved.length)
+      this.log.info(
+        { packages: moved.length },
+        'the policy or a waiver changed: packages still waiting are evaluated again',
+      );
   }
 }

@@ -59,6 +59,7 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private stopping = false;
+  private stopped: Promise<void> | null = null;
   private readonly cfg: WorkerConfig['webhooks'];
 
   constructor(
@@ -84,12 +85,15 @@ export class WebhookDispatcher {
     this.timer = setTimeout(tick, 0);
   }
 
-  /** Stops after the round in flight (its deliveries finish or time out), then closes the pool. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-    await this.pool.end();
+  /** Stops after the round in flight (its deliveries finish or time out), then closes the pool. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      if (this.timer) clearTimeout(this.timer);
+      await this.running;
+      await this.pool.end();
+    })();
+    return this.stopped;
   }
 
   /** One round: settled requests' events, then every due delivery (in batches) until none is due. */

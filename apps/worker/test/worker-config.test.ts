@@ -8,7 +8,7 @@ const noNpm = { npmRegistry: () => null };
 
 describe('worker configuration', () => {
   it('runs every stage by default and a chosen subset with WORKER_STAGES', () => {
-    expect(loadConfig(base, noNpm).stages).toEqual(['licence', 'download', 'scan', 'publish']);
+    expect(loadConfig(base, noNpm).stages).toEqual(['licence', 'download', 'scan', 'decide', 'publish']);
     expect(loadConfig({ ...base, WORKER_STAGES: 'download, licence' }, noNpm).stages).toEqual(['licence', 'download']);
   });
 

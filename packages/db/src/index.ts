@@ -30,5 +30,8 @@ export * from './queries/advisories.js';
 export * from './queries/scans.js';
 export * from './policy/index.js';
 export * from './queries/policy.js';
+export * from './queries/policy-explain.js';
+export * from './queries/policy-dry-run.js';
+export * from './queries/policy-reevaluate.js';
 export * from './webhook-address.js';
 export * from './queries/webhooks.js';

@@ -7,6 +7,7 @@ export const Status = {
   Downloaded: 'Downloaded',
   SecurityScanning: 'Security Scanning',
   SecurityScanned: 'Security Scanned',
+  ApplyingPolicy: 'Applying Policy',
   PendingApproval: 'Pending Approval',
   Approved: 'Approved',
   Publishing: 'Publishing',
@@ -15,7 +16,7 @@ export const Status = {
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
-export type StageName = 'licence' | 'download' | 'scan' | 'publish';
+export type StageName = 'licence' | 'download' | 'scan' | 'decide' | 'publish';
 
 export interface StageDef {
   name: StageName;
@@ -32,6 +33,9 @@ export const STAGES: readonly StageDef[] = [
   { name: 'licence', checkpoint: Status.Requested, work: Status.CheckingLicence, done: Status.LicenceChecked },
   { name: 'download', checkpoint: Status.LicenceChecked, work: Status.Downloading, done: Status.Downloaded },
   { name: 'scan', checkpoint: Status.Downloaded, work: Status.SecurityScanning, done: Status.SecurityScanned },
+  // The policy decides (Approved, Pending Approval, Rejected, or back to Security Scanned with a later
+  // run_at while a young version cools down); `done` is where a hold goes.
+  { name: 'decide', checkpoint: Status.SecurityScanned, work: Status.ApplyingPolicy, done: Status.PendingApproval },
   { name: 'publish', checkpoint: Status.Approved, work: Status.Publishing, done: Status.Published },
 ];
 
@@ -62,6 +66,7 @@ export const PIPELINE_ORDER: readonly Status[] = [
   Status.Downloaded,
   Status.SecurityScanning,
   Status.SecurityScanned,
+  Status.ApplyingPolicy,
   Status.PendingApproval,
   Status.Approved,
   Status.Publishing,

@@ -104,12 +104,22 @@ describe('conditions', () => {
     ['manifest_mismatch', 'licence-mismatch'],
     ['remote_dependency', 'git-dependency'],
     ['archive_anomaly', 'archive-links'],
+    ['behaviour', 'download-exec'],
+    ['behaviour', 'install-script-injection'],
     ['other', 'registry-metadata-unavailable'],
+    ['behaviour', 'a-rule-added-later'],
   ] as const)('signal kind %s matches a %s finding and no other kind', (kind, id) => {
     expect(signalKindOf(id)).toBe(kind);
     expect(matches({ signals: [kind] }, { findings: [signal(id)] })).toBe(true);
     const other = kind === 'native_binary' ? 'obfuscation' : 'native_binary';
     expect(matches({ signals: [other] }, { findings: [signal(id)] })).toBe(false);
+  });
+
+  it('signal severity at least the threshold counts signals only, never vulnerabilities', () => {
+    const exfil: PolicyFinding = { ...signal('secret-exfiltration'), severity: 'critical' };
+    expect(matches({ signal_severity_at_least: 'high' }, { findings: [exfil] })).toBe(true);
+    expect(matches({ signal_severity_at_least: 'high' }, { findings: [signal('hardcoded-ip')] })).toBe(false);
+    expect(matches({ signal_severity_at_least: 'high' }, { findings: [vuln('GHSA-1', 'critical')] })).toBe(false);
   });
 
   it('a new signal is one the previous approved version did not have; with none approved, every signal is new', () => {
@@ -241,7 +251,7 @@ describe('cooldown', () => {
     const d = evaluatePolicy(policy(), input({ publishedAt: hoursAgo(10) }), NOW);
     expect(d.outcome).toBe('wait');
     expect(d.until).toBe(new Date(NOW.getTime() + 62 * 3_600_000).toISOString());
-    expect(d.reason).toMatch(/^cooldown: published 10 h ago, under the minimum age of 72 h; waits until /);
+    expect(d.reason).toMatch(/^cooldown until \S+Z: published 10 h ago, under the minimum age of 72 h$/);
     expect(evaluatePolicy(policy(), input({ publishedAt: hoursAgo(72) }), NOW).outcome).toBe('approve');
   });
 
@@ -367,6 +377,11 @@ describe('the default policy', () => {
     expect(evaluatePolicy(p, input({ findings: [vuln('GHSA-1', 'high')] }), NOW).outcome).toBe('hold');
     expect(evaluatePolicy(p, input({ deprecated: true }), NOW).outcome).toBe('hold');
     expect(evaluatePolicy(p, input({ licenseTier: null }), NOW).outcome).toBe('hold');
+    const dropper: PolicyFinding = { ...signal('download-exec'), severity: 'critical' };
+    expect(evaluatePolicy(p, input({ findings: [dropper] }), NOW)).toMatchObject({
+      outcome: 'hold',
+      rule: { id: 'suspicious-behaviour', index: 4 },
+    });
   });
   it('is itself valid', () => {
     expect(policyProblems(DEFAULT_POLICY)).toEqual([]);

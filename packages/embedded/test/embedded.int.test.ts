@@ -148,15 +148,16 @@ describe('embedded database (PGlite over the wire protocol)', () => {
       await Promise.all(claimers.map((w) => w.db.destroy()));
     }
     expect(overlaps).toBe(0);
-    // licence, download and scan: three claims per package, none repeated.
-    expect(claims).toHaveLength(180);
-    expect(new Set(claims).size).toBe(180);
+    // licence, download, scan and decide: four claims per package, none repeated (the decide stage's
+    // `done` is Pending Approval, where a person takes over).
+    expect(claims).toHaveLength(240);
+    expect(new Set(claims).size).toBe(240);
     const done = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.SecurityScanned}
+      SELECT count(*)::int AS n FROM package_status WHERE status = ${Status.PendingApproval}
     `.execute(db);
     expect(done.rows[0]!.n).toBe(60);
     const status = await getProcessingStatus(db);
-    expect(status.counts[Status.SecurityScanned]).toBe(60);
+    expect(status.counts[Status.PendingApproval]).toBe(60);
   });
 
   it('rolls back the transaction of a client that disconnects inside it, and serves the others', async () => {

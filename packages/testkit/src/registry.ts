@@ -16,7 +16,11 @@ export interface TestRegistry {
   url: string;
   server: Server;
   requests: RegistryRequest[];
-  add(pkg: BuiltPackage, opts?: { versionDoc?: Record<string, unknown>; tarballUrl?: string }): void;
+  /** Serves a package version; `publishedAt` becomes the packument's `time[version]` (none by default). */
+  add(
+    pkg: BuiltPackage,
+    opts?: { versionDoc?: Record<string, unknown>; tarballUrl?: string; publishedAt?: Date | string },
+  ): void;
   /** Answers the next `n` requests whose path matches with `status`. */
   failNext(pathPattern: RegExp, n: number, status?: number): void;
   /** Delays tarball responses by `ms` (per response) to make downloads slow. */
@@ -31,7 +35,10 @@ export interface TestRegistry {
  * scoped names as `@scope%2fname`).
  */
 export async function startTestRegistry(opts: { token?: string } = {}): Promise<TestRegistry> {
-  const packages = new Map<string, Map<string, { pkg: BuiltPackage; doc: Record<string, unknown> }>>();
+  const packages = new Map<
+    string,
+    Map<string, { pkg: BuiltPackage; doc: Record<string, unknown>; publishedAt?: string }>
+  >();
   const tarballs = new Map<string, Buffer>();
   const requests: RegistryRequest[] = [];
   const failures: Array<{ re: RegExp; n: number; status: number }> = [];
@@ -68,7 +75,9 @@ export async function startTestRegistry(opts: { token?: string } = {}): Promise<
       }
       const abbreviated = (req.headers.accept ?? '').includes('application/vnd.npm.install-v1+json');
       const vdocs: Record<string, unknown> = {};
-      for (const [v, { doc }] of versions) {
+      const time: Record<string, string> = {};
+      for (const [v, { doc, publishedAt }] of versions) {
+        if (publishedAt) time[v] = publishedAt;
         vdocs[v] = abbreviated
           ? {
               name: doc.name,
@@ -80,9 +89,14 @@ export async function startTestRegistry(opts: { token?: string } = {}): Promise<
           : doc;
       }
       const latest = [...versions.keys()].pop()!;
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ name, 'dist-tags': { latest }, versions: vdocs }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          name,
+          'dist-tags': { latest },
+          versions: vdocs,
+          ...(Object.keys(time).length && !abbreviated ? { time } : {}),
+        }),
+      );
     } catch (err) {
       res.writeHead(500).end(String(err));
     }
@@ -110,7 +124,8 @@ export async function startTestRegistry(opts: { token?: string } = {}): Promise<
         ...o.versionDoc,
       };
       if (!packages.has(pkg.name)) packages.set(pkg.name, new Map());
-      packages.get(pkg.name)!.set(pkg.version, { pkg, doc });
+      const publishedAt = o.publishedAt instanceof Date ? o.publishedAt.toISOString() : o.publishedAt;
+      packages.get(pkg.name)!.set(pkg.version, { pkg, doc, publishedAt });
     },
     failNext(re, n, status = 503) {
       failures.push({ re, n, status });

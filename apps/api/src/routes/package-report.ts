@@ -115,6 +115,35 @@ const packageReportRoutes: FastifyPluginAsyncTypebox = async (app) => {
               updated_at: Timestamp,
             }),
             license: Type.Object(LicenseInfo),
+            policy: Nullable(
+              Type.Object(
+                {
+                  version: Type.Integer({ description: 'The policy version that decided' }),
+                  rule: Nullable(
+                    Type.String({
+                      description: 'The deciding rule; null: the default action, cooldown or missing facts',
+                    }),
+                  ),
+                  outcome: Type.String({ description: 'approve, warn, hold, reject or wait (cooldown)' }),
+                  reason: Type.String(),
+                  explanation: Type.String({
+                    description:
+                      'Which rule of which version decided, or what the package waits for (a person, or its cooldown)',
+                  }),
+                  evaluated_at: Nullable(Timestamp),
+                  cooldown_until: Nullable(Timestamp),
+                  registry_published_at: Nullable(Timestamp),
+                  registry_deprecated: Nullable(Type.Boolean()),
+                  cooldown_release: Nullable(
+                    Type.Object({ by: Type.String(), reason: Nullable(Type.String()), at: Nullable(Timestamp) }),
+                  ),
+                  matched: Type.Unknown({ description: 'Every rule that matched, with why' }),
+                  waived: Type.Unknown({ description: 'Waivers applied (id, kind, subject, reason, owner, expiry)' }),
+                  expired_waivers: Type.Unknown({ description: 'Waivers for this package that had expired' }),
+                },
+                { description: 'The approval policy decision; null before the policy decided' },
+              ),
+            ),
             security: Type.Object({
               security_score: Nullable(Type.Integer()),
               scan_state: Nullable(Type.String()),
@@ -232,6 +261,21 @@ const packageReportRoutes: FastifyPluginAsyncTypebox = async (app) => {
           license_tier: s.licenseTier,
           license_score: s.licenseScore,
           license_flags: s.licenseFlags,
+        },
+        policy: rep.policy && {
+          version: rep.policy.version,
+          rule: rep.policy.rule,
+          outcome: rep.policy.outcome,
+          reason: rep.policy.reason,
+          explanation: rep.policy.explanation,
+          evaluated_at: rep.policy.evaluatedAt,
+          cooldown_until: rep.policy.cooldownUntil,
+          registry_published_at: rep.policy.registryPublishedAt,
+          registry_deprecated: rep.policy.registryDeprecated,
+          cooldown_release: rep.policy.cooldownRelease,
+          matched: (rep.policy.decision as { matched?: unknown } | null)?.matched ?? [],
+          waived: (rep.policy.decision as { waived?: unknown } | null)?.waived ?? [],
+          expired_waivers: (rep.policy.decision as { expiredWaivers?: unknown } | null)?.expiredWaivers ?? [],
         },
         security: {
           security_score: s.securityScore,

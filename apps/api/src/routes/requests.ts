@@ -209,12 +209,26 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
                   last_error: Nullable(Type.String()),
                   rejection: Rejection,
                   stage_seconds: Type.Record(Type.String(), Type.Number(), {
-                    description: 'Seconds spent working in each stage (licence, download, scan, publish)',
+                    description: 'Seconds spent working in each stage (licence, download, scan, decide, publish)',
                   }),
                   status_seconds: Type.Record(Type.String(), Type.Number(), {
                     description: 'Seconds spent in each status',
                   }),
                   elapsed_seconds: Type.Number(),
+                  decision: Nullable(
+                    Type.String({
+                      description:
+                        'Which rule of which policy version decided, or why it waits (for a person, or a cooldown until a time)',
+                    }),
+                  ),
+                  policy: Nullable(
+                    Type.Object({
+                      version: Type.Integer(),
+                      rule: Nullable(Type.String()),
+                      outcome: Type.String(),
+                      cooldown_until: Nullable(Timestamp),
+                    }),
+                  ),
                   updated_at: Timestamp,
                 }),
               ),
@@ -268,6 +282,13 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           stage_seconds: stageSeconds,
           status_seconds: p.secondsByStatus,
           elapsed_seconds: p.elapsedSeconds,
+          decision: p.policy?.explanation ?? null,
+          policy: p.policy && {
+            version: p.policy.version,
+            rule: p.policy.rule,
+            outcome: p.policy.outcome,
+            cooldown_until: p.policy.cooldownUntil,
+          },
           updated_at: p.updatedAt,
         };
       });

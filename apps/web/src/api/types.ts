@@ -29,6 +29,8 @@ export interface RequestSummary {
   requestor: string | null;
   lockfile_format: string;
   lockfile_version: number;
+  /** Claim priority: urgent, high, normal or low. */
+  priority: 'urgent' | 'high' | 'normal' | 'low';
   package_count: number;
   new_packages: number;
   existing_packages: number;

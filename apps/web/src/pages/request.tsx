@@ -1,7 +1,8 @@
 import { Link, useLocation, useParams } from 'react-router';
 import { DebouncedInput } from '../components/debounced-input';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { LICENSE_TIERS, SEVERITIES } from '@spm/db/vocabulary';
+import { LICENSE_TIERS, SEVERITIES, type PriorityName } from '@spm/db/vocabulary';
+import { PrioritySelect, priorityLabel } from '../components/priority';
 import { call } from '../api/client';
 import { keys, useRequestPackages, useRequestSummary } from '../api/queries';
 import { hasRole } from '../api/roles';
@@ -85,6 +86,14 @@ function RequestView({ id }: { id: number }) {
         <div>
           <dt>Lockfile</dt>
           <dd>{describeLockfile(r.lockfile_format, r.lockfile_version)}</dd>
+        </div>
+        <div>
+          <dt>
+            <label htmlFor="request-priority">Priority</label>
+          </dt>
+          <dd>
+            <RequestPriority id={id} priority={r.priority} mine={r.requestor_id === user?.id} />
+          </dd>
         </div>
       </dl>
       <RequestProgress id={id} />
@@ -243,6 +252,43 @@ function RequestView({ id }: { id: number }) {
 }
 
 /** What an approver or admin can do from here: review what waits, retry what failed. */
+/**
+ * The request's priority; approvers and admins change it on any request, its requestor may lower it.
+ * Its packages still in the pipeline are re-ranked at once (the answer says how many).
+ */
+function RequestPriority({ id, priority, mine }: { id: number; priority: PriorityName; mine: boolean }) {
+  const { user } = useSession();
+  const client = useQueryClient();
+  const change = useMutation({
+    mutationFn: (p: PriorityName) =>
+      call<{ repositioned_packages: number }>(`/api/packages/requests/${id}`, {
+        method: 'PATCH',
+        body: { priority: p },
+      }),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.request(id) }),
+  });
+  if (!hasRole(user?.role, 'approver') && !mine) return <>{priorityLabel(priority)}</>;
+  return (
+    <>
+      <PrioritySelect
+        id="request-priority"
+        value={priority}
+        role={user?.role}
+        disabled={change.isPending}
+        onChange={(p) => change.mutate(p)}
+      />
+      {change.data && (
+        <span role="status" className="muted small">
+          {' '}
+          {change.data.repositioned_packages.toLocaleString()} waiting package
+          {change.data.repositioned_packages === 1 ? '' : 's'} re-ranked
+        </span>
+      )}
+      <ErrorMessage error={change.error} title="The priority was not changed" />
+    </>
+  );
+}
+
 function RequestActions({ id, pending, errors }: { id: number; pending: number; errors: number }) {
   const { user } = useSession();
   const client = useQueryClient();

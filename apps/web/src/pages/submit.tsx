@@ -4,6 +4,9 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { call } from '../api/client';
 import { keys } from '../api/queries';
 import type { UploadResult } from '../api/types';
+import type { PriorityName } from '@spm/db/vocabulary';
+import { useSession } from '../auth/session';
+import { PrioritySelect } from '../components/priority';
 import { ErrorMessage } from '../components/feedback';
 import { bytes, count } from '../lib/format';
 import { useTitle } from '../lib/use-title';
@@ -38,6 +41,8 @@ export function SubmitPage() {
   const [dragging, setDragging] = useState(false);
   const [appName, setAppName] = useState('');
   const [appVersion, setAppVersion] = useState('');
+  const [priority, setPriority] = useState<PriorityName>('normal');
+  const { user } = useSession();
 
   const upload = useMutation({
     mutationFn: async () => {
@@ -45,7 +50,7 @@ export function SubmitPage() {
       if (appName.trim()) form.set('application_name', appName.trim());
       if (appVersion.trim()) form.set('application_version', appVersion.trim());
       form.set('file', file!, file!.name);
-      return call<UploadResult>('/api/packages/upload', { method: 'POST', body: form });
+      return call<UploadResult>(`/api/packages/upload?priority=${priority}`, { method: 'POST', body: form });
     },
     onSuccess: (res) => {
       void client.invalidateQueries({ queryKey: keys.requests });
@@ -137,6 +142,11 @@ export function SubmitPage() {
             </div>
           </div>
         </fieldset>
+        <div className="field">
+          <label htmlFor="priority">Priority</label>
+          <PrioritySelect id="priority" value={priority} role={user?.role} onChange={setPriority} />
+          <p className="muted small">Urgent and high are for approvers and admins; low lets others go first.</p>
+        </div>
         <ErrorMessage error={upload.error} title="The lockfile was not accepted" />
         <div className="actions">
           <button type="submit" className="button button--primary" disabled={!file || upload.isPending}>

@@ -18,6 +18,20 @@ export interface VersionDocument {
   [key: string]: unknown;
 }
 
+/** A version document and the registry's facts about the version that the policy reads. */
+export interface VersionFacts {
+  doc: VersionDocument;
+  /** `time[version]` of the packument; null when the registry gives none. */
+  publishedAt: Date | null;
+  /** The version document carries a `deprecated` message. */
+  deprecated: boolean;
+}
+
+function factsOf(doc: VersionDocument, publishedAt: Date | null): VersionFacts {
+  const d = doc.deprecated;
+  return { doc, publishedAt, deprecated: (typeof d === 'string' && d.length > 0) || d === true };
+}
+
 export type FetchFn = typeof fetch;
 
 export interface SourceRegistryOptions {
@@ -64,7 +78,7 @@ export class SourceRegistry {
   private readonly fetchFn: FetchFn;
   private readonly ttlMs: number;
   private readonly maxRedirects: number;
-  private readonly docs = new Map<string, { doc: VersionDocument; expires: number }>();
+  private readonly docs = new Map<string, { doc: VersionDocument; publishedAt: Date | null; expires: number }>();
 
   constructor(opts: SourceRegistryOptions) {
     this.base = new URL(opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
@@ -184,9 +198,18 @@ export class SourceRegistry {
    * while, so the licence and download stages of one package fetch the packument once.
    */
   async versionDocument(name: string, version: string, signal: AbortSignal): Promise<VersionDocument> {
+    return (await this.versionFacts(name, version, signal)).doc;
+  }
+
+  /**
+   * The version document with what the policy reads about the version from the packument: its
+   * publication time (`time[version]`, null when the registry gives none or an unreadable one) and
+   * whether it is deprecated. Same caching and errors as {@link versionDocument}.
+   */
+  async versionFacts(name: string, version: string, signal: AbortSignal): Promise<VersionFacts> {
     const key = `${name}@${version}`;
     const hit = this.docs.get(key);
-    if (hit && hit.expires > Date.now()) return hit.doc;
+    if (hit && hit.expires > Date.now()) return factsOf(hit.doc, hit.publishedAt);
     const url = this.packumentUrl(name);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const res = await this.get(url, `${name}@${version}`, 'application/json', signal, timeout).catch((err: unknown) => {
@@ -198,7 +221,7 @@ export class SourceRegistry {
       }
       throw err;
     });
-    let packument: { versions?: Record<string, VersionDocument> };
+    let packument: { versions?: Record<string, VersionDocument>; time?: Record<string, unknown> };
     try {
       packument = (await res.json()) as typeof packument;
     } catch (err) {
@@ -211,13 +234,16 @@ export class SourceRegistry {
         `${name}@${version} not found in the source registry: the package has no version ${version}`,
       );
     }
-    this.remember(key, doc);
-    return doc;
+    const published = packument.time?.[version];
+    const at = typeof published === 'string' ? new Date(published) : null;
+    const publishedAt = at && Number.isFinite(at.getTime()) ? at : null;
+    this.remember(key, doc, publishedAt);
+    return factsOf(doc, publishedAt);
   }
 
-  private remember(key: string, doc: VersionDocument): void {
+  private remember(key: string, doc: VersionDocument, publishedAt: Date | null): void {
     this.docs.delete(key);
-    this.docs.set(key, { doc, expires: Date.now() + this.ttlMs });
+    this.docs.set(key, { doc, publishedAt, expires: Date.now() + this.ttlMs });
     while (this.docs.size > 500) this.docs.delete(this.docs.keys().next().value!);
   }
 

@@ -38,7 +38,7 @@ function validSri(value: string): boolean {
 export function createDownloadStage(deps: { registry: SourceRegistry }): StageHandler {
   return async ({ pkg, signal, config, log }) => {
     const what = `${pkg.name}@${pkg.version}`;
-    const doc = await deps.registry.versionDocument(pkg.name, pkg.version, signal);
+    const { doc, publishedAt, deprecated } = await deps.registry.versionFacts(pkg.name, pkg.version, signal);
     const fromRegistry = registryIntegrity(doc);
     const fromLockfile = pkg.integrity?.trim() || null;
     if (fromLockfile && !validSri(fromLockfile)) {
@@ -143,7 +143,15 @@ export function createDownloadStage(deps: { registry: SourceRegistry }): StageHa
     const checksum = result.integrity.sha512![0]!.toString();
     return {
       kind: 'done',
-      patch: { checksum, size_bytes: result.size, storage_key: key, registry_integrity: fromRegistry },
+      // The registry's facts the policy reads later (age, deprecation) are kept with the bytes they describe.
+      patch: {
+        checksum,
+        size_bytes: result.size,
+        storage_key: key,
+        registry_integrity: fromRegistry,
+        registry_published_at: publishedAt,
+        registry_deprecated: deprecated,
+      },
       reason: reused
         ? 'verified copy already stored; not downloaded again'
         : `downloaded ${result.size} bytes, integrity verified`,

@@ -78,15 +78,15 @@ async function lookupAdvisories(
 }
 
 /**
- * The security-scan stage (Downloaded → Security Scanning → Security Scanned → Pending Approval).
+ * The security-scan stage (Downloaded → Security Scanning → Security Scanned).
  *
  * Reads the stored tarball once into its npm-equivalent view (`scan/archive.ts`: exactly the files npm
  * installs; a hostile archive or one over a hard limit is Rejected, kind policy), adds the archive's own
  * findings (second top-level folder, duplicates, unusual sizes), runs the built-in scanner on the view's files and, when configured, Trivy; merges and deduplicates their findings; records a
  * `security_scans` row (scanners and versions, counts per severity, findings, duration, score); and
  * decides: malware → reject (policy); a finding at or above SCAN_AUTO_REJECT_SEVERITY → reject
- * (policy); WORKER_AUTO_APPROVE with nothing at medium or above → Approved; otherwise Pending
- * Approval with security_score and scan_state set. A scanner failure throws TransientError (retried,
+ * (policy); otherwise Security Scanned with security_score and scan_state set, where the policy
+ * decides (stages/decide.ts). A scanner failure throws TransientError (retried,
  * never a pass). A tarball missing from the cache sends the package back to Licence Checked to be
  * downloaded again.
  */
@@ -261,18 +261,8 @@ export function createScanStage(deps: ScanStageDeps = {}): StageHandler {
         scan,
       };
     }
-    if (config.autoApprove && !findings.some((f) => severityRank(f.severity) >= severityRank('medium'))) {
-      return {
-        kind: 'done',
-        via: [Status.SecurityScanned],
-        to: Status.Approved,
-        patch,
-        reason: 'approved automatically (WORKER_AUTO_APPROVE)',
-        details,
-        scan,
-      };
-    }
-    return { kind: 'done', via: [Status.SecurityScanned], to: Status.PendingApproval, patch, details, scan };
+    // The decision is the policy's (the decide stage, next): the scan only reports.
+    return { kind: 'done', patch, details, scan };
   };
 }
 

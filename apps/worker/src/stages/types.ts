@@ -29,6 +29,8 @@ export type StageOutcome =
       to?: string;
       via?: string[];
       scan?: NewSecurityScan;
+      /** The earliest next claim when `to` is a checkpoint (a cooldown); default now. */
+      runAt?: Date;
     }
   | {
       kind: 'reject';

@@ -153,15 +153,17 @@ afterAll(async () => {
 });
 
 describe('scan stage against real Postgres', () => {
-  it('sends a known-vulnerable version to Pending Approval with the advisory in its findings', async () => {
+  it('reports a known-vulnerable version with the advisory in its findings and leaves the decision to the policy', async () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.3' }));
     const outcome = await scanned(ctxFor(pkg));
-    expect(outcome).toMatchObject({
-      kind: 'done',
-      via: [Status.SecurityScanned],
-      to: Status.PendingApproval,
-      patch: { security_score: 80, scan_state: 'findings' },
-    });
+    expect(outcome).toMatchObject({ kind: 'done', patch: { security_score: 80, scan_state: 'findings' } });
+    expect(outcome.kind === 'done' && outcome.to).toBeUndefined();
+    const row = await t.db
+      .selectFrom('package_status')
+      .select(['status', 'locked_by'])
+      .where('package_id', '=', pkg.packageId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: Status.SecurityScanned, locked_by: null });
     const scan = await latestSecurityScan(t.db, pkg.packageId);
     expect(scan).toMatchObject({
       malware: false,
@@ -190,7 +192,6 @@ describe('scan stage against real Postgres', () => {
     const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.2.4' }));
     expect(await scanned(ctxFor(pkg))).toMatchObject({
       kind: 'done',
-      to: Status.PendingApproval,
       patch: { security_score: 100, scan_state: 'clean' },
     });
   });
@@ -213,17 +214,12 @@ describe('scan stage against real Postgres', () => {
     });
   });
 
-  it('sends a clean package to Pending Approval with a clean report (a withdrawn advisory does not count)', async () => {
+  it('gives a clean package a clean report (a withdrawn advisory does not count)', async () => {
     const pkg = await claimed(
       buildPackage({ name: 'clean-pkg', version: '2.0.0', files: { 'lib/a.js': 'module.exports = 1;\n' } }),
     );
     const outcome = await scanned(ctxFor(pkg));
-    expect(outcome).toMatchObject({
-      kind: 'done',
-      via: [Status.SecurityScanned],
-      to: Status.PendingApproval,
-      patch: { security_score: 100, scan_state: 'clean' },
-    });
+    expect(outcome).toMatchObject({ kind: 'done', patch: { security_score: 100, scan_state: 'clean' } });
     const scans = await latestSecurityScans(t.db, [pkg.packageId]);
     expect(scans.get(pkg.packageId)).toMatchObject({
       findings: [],
@@ -247,20 +243,6 @@ describe('scan stage against real Postgres', () => {
     );
     const scan = await latestSecurityScan(t.db, pkg.packageId);
     expect((scan!.findings as Finding[]).map((f) => f.id)).toEqual(['install-script-download-exec', 'install-script']);
-  });
-
-  it('approves automatically with WORKER_AUTO_APPROVE only when nothing is medium or above', async () => {
-    const clean = await claimed(buildPackage({ name: 'auto-clean', version: '1.0.0' }));
-    expect(await scanned(ctxFor(clean, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
-      kind: 'done',
-      via: [Status.SecurityScanned],
-      to: Status.Approved,
-    });
-    const vuln = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.0.0' }));
-    expect(await scanned(ctxFor(vuln, { WORKER_AUTO_APPROVE: 'true' }))).toMatchObject({
-      kind: 'done',
-      to: Status.PendingApproval,
-    });
   });
 
   it('rejects a hostile archive (policy) and records why', async () => {
@@ -343,7 +325,7 @@ describe('scan stage against real Postgres', () => {
       }),
     );
     const outcome = await scanned(ctxFor(pkg));
-    expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'findings' } });
+    expect(outcome).toMatchObject({ kind: 'done', patch: { scan_state: 'findings' } });
     const findings = (await latestSecurityScan(t.db, pkg.packageId))!.findings as Finding[];
     expect(findings).toEqual(
       expect.arrayContaining([
@@ -385,7 +367,7 @@ describe('scan stage against real Postgres', () => {
     const pkg = await claimed(buildPackage({ name: 'no-registry', version: '1.0.0' }));
     registry.failNext(/^\/no-registry$/, 1, 404);
     const outcome = await scanned(ctxFor(pkg));
-    expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval, patch: { scan_state: 'clean' } });
+    expect(outcome).toMatchObject({ kind: 'done', patch: { scan_state: 'clean' } });
     const scan = await latestSecurityScan(t.db, pkg.packageId);
     expect(scan!.findings).toEqual([
       expect.objectContaining({ id: 'registry-metadata-unavailable', severity: 'info' }),
@@ -406,7 +388,7 @@ describe('scan stage against real Postgres', () => {
       process.env.FAKE_TRIVY_MODE = 'ok';
       const pkg = await claimed(buildPackage({ name: 'vuln-pkg', version: '1.1.0' }));
       const outcome = await scanned(ctxFor(pkg, trivyEnv));
-      expect(outcome).toMatchObject({ kind: 'done', to: Status.PendingApproval });
+      expect(outcome).toMatchObject({ kind: 'done', patch: { scan_state: 'findings' } });
       const scan = await latestSecurityScan(t.db, pkg.packageId);
       expect(
         scan!.scanners.map(

@@ -4,7 +4,8 @@ import type { PolicyConditions, PolicyDocument } from './types.js';
 /**
  * The policy a new installation starts with (version 1), for a cautious team: known malware is
  * rejected; a person looks at anything with a high or critical vulnerability, code that runs at
- * install time (scripts, and network, shell or eval in what they run), native binaries, obfuscated
+ * install time (scripts, and network, shell or eval in what they run), code whose behaviour is rated
+ * high or critical (exfiltration, droppers, hidden commands), native binaries, obfuscated
  * code, a package.json that disagrees with the registry, dependencies fetched from outside the
  * registry, an archive that breaks the rules, a deprecated version, or a licence that is not
  * allowed; everything else is approved once it is 72 hours old (versions younger than that wait,
@@ -24,6 +25,12 @@ export const DEFAULT_POLICY: PolicyDocument = {
       action: 'hold',
       description: 'Code that runs when the package is installed.',
       when: { signals: ['install_script', 'install_network_shell'] },
+    },
+    {
+      id: 'suspicious-behaviour',
+      action: 'hold',
+      description: 'Code that behaves like malware (behaviour detection rates it high or critical).',
+      when: { signal_severity_at_least: 'high' },
     },
     {
       id: 'opaque-code',

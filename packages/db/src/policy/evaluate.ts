@@ -14,8 +14,60 @@ import {
   type SignalKind,
 } from './types.js';
 
+/**
+ * The finding ids of the worker's behaviour rules (apps/worker/src/scan/behaviour/rules.ts). A signal id
+ * that no group claims also counts as behaviour (a rule added later is held like its siblings, not
+ * silently `other`); a worker test checks that every rule maps to `behaviour`.
+ */
+export const BEHAVIOUR_SIGNAL_IDS: ReadonlySet<string> = new Set([
+  'secret-exfiltration',
+  'secret-network',
+  'env-exfiltration',
+  'env-serialised',
+  'host-beacon',
+  'dns-exfiltration',
+  'hidden-destination',
+  'exfiltration-channel',
+  'decode-exec',
+  'download-exec',
+  'loads-code',
+  'shell-download',
+  'hidden-command',
+  'silent-spawn',
+  'detached-process',
+  'reverse-shell',
+  'hidden-require',
+  'dynamic-code',
+  'obfuscated',
+  'invisible-characters',
+  'bidi-control',
+  'whitespace-hidden-code',
+  'binary-hijack',
+  'persistence',
+  'self-propagation',
+  'install-script-injection',
+  'publish',
+  'modifies-other-package',
+  'writes-node-modules',
+  'network-hook',
+  'wallet-drainer',
+  'cloud-metadata',
+  'hardcoded-ip',
+  'dependency-confusion',
+  'very-high-version',
+]);
+
+/** Signal ids that are facts about the scan rather than about the code: kind `other`. */
+const OTHER_SIGNAL_IDS: ReadonlySet<string> = new Set([
+  'unusual-size',
+  'registry-metadata-unavailable',
+  'behaviour-not-analysed',
+]);
+
 /** The signal kind of a scanner finding id (the one mapping from finding ids to the kinds rules name). */
 export function signalKindOf(findingId: string): SignalKind {
+  if (BEHAVIOUR_SIGNAL_IDS.has(findingId)) return 'behaviour';
+  if (OTHER_SIGNAL_IDS.has(findingId)) return 'other';
   if (findingId === 'install-script') return 'install_script';
   if (findingId.startsWith('install-script-') || findingId.startsWith('install-code-')) return 'install_network_shell';
   if (findingId === 'native-binary') return 'native_binary';
@@ -24,7 +76,7 @@ export function signalKindOf(findingId: string): SignalKind {
     return 'manifest_mismatch';
   if (findingId.endsWith('-dependency')) return 'remote_dependency';
   if (findingId.startsWith('archive-') || findingId === 'hostile-archive') return 'archive_anomaly';
-  return 'other';
+  return 'behaviour';
 }
 
 const rank = (s: Severity) => SEVERITIES.length - 1 - SEVERITIES.indexOf(s);
@@ -124,6 +176,15 @@ function conditionsHold(c: PolicyConditions, facts: Facts): string[] | null {
     const hit = signals.filter((f) => c.signals!.includes(signalKindOf(f.id)));
     if (hit.length === 0) return null;
     because.push(...hit.slice(0, 3).map((f) => `${signalKindOf(f.id).replace(/_/g, ' ')} ${describe(f)}`));
+  }
+  if (c.signal_severity_at_least !== undefined) {
+    const min = rank(c.signal_severity_at_least);
+    const hit = signals.filter((f) => rank(f.severity) >= min);
+    if (hit.length === 0) return null;
+    hit.sort((a, b) => rank(b.severity) - rank(a.severity));
+    because.push(
+      `${hit[0]!.severity} signal ${describe(hit[0]!)}${hit.length > 1 ? ` (and ${hit.length - 1} more)` : ''}`,
+    );
   }
   if (c.new_signals) {
     const prev = facts.previousSignalIds;
@@ -292,7 +353,7 @@ export function evaluatePolicy(
           outcome: 'wait',
           rule: null,
           until: until.toISOString(),
-          reason: `cooldown: published ${formatHours(ageHours!)} ago, under the minimum age of ${cd.minimum_age_hours} h; waits until ${until.toISOString()}`,
+          reason: `cooldown until ${until.toISOString()}: published ${formatHours(ageHours!)} ago, under the minimum age of ${cd.minimum_age_hours} h`,
         };
       }
     }

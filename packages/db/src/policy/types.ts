@@ -15,7 +15,8 @@ export const ACTION_PRECEDENCE: readonly PolicyAction[] = ['reject', 'hold', 'wa
 
 /**
  * Supply-chain signal kinds a rule can name. Each groups the scanner's finding ids (see
- * SIGNAL_KIND_OF_FINDING); a signal finding whose id is in no group is of kind `other`.
+ * signalKindOf); `behaviour` is what the behaviour detection found code doing (BEHAVIOUR_SIGNAL_IDS);
+ * a signal finding whose id is in no group is of kind `other`.
  */
 export const SIGNAL_KINDS = [
   'install_script',
@@ -25,6 +26,7 @@ export const SIGNAL_KINDS = [
   'manifest_mismatch',
   'remote_dependency',
   'archive_anomaly',
+  'behaviour',
   'other',
 ] as const;
 export type SignalKind = (typeof SIGNAL_KINDS)[number];
@@ -45,6 +47,8 @@ export interface PolicyConditions {
   cvss_at_least?: number;
   /** It shows at least one supply-chain signal of these kinds (not waived). */
   signals?: SignalKind[];
+  /** Its most severe supply-chain signal (not waived) is at least this (behaviour detection rates what code does). */
+  signal_severity_at_least?: Severity;
   /** It shows a signal of these kinds that the previous approved version of the same package did not. */
   new_signals?: SignalKind[];
   /** It is (true) or is not (false) known malware. */

@@ -1,4 +1,5 @@
 import type { DB } from '../db.js';
+import { policySummary, type PolicySummary } from './policy-explain.js';
 
 export interface PackageReport {
   package: {
@@ -36,6 +37,17 @@ export interface PackageReport {
     retries: number;
     updatedAt: Date;
   };
+  /** The latest policy decision, with what it matched and the waivers it applied; null before one. */
+  policy:
+    | (PolicySummary & {
+        evaluatedAt: Date | null;
+        /** The stored decision: matched rules, waivers applied, waivers that expired. */
+        decision: unknown;
+        registryPublishedAt: Date | null;
+        registryDeprecated: boolean | null;
+        cooldownRelease: { by: string; reason: string | null; at: Date | null } | null;
+      })
+    | null;
   scan: {
     id: number;
     scanners: unknown;
@@ -63,6 +75,35 @@ export interface PackageReport {
     details: unknown;
     at: Date;
   }>;
+}
+
+function policyOf(head: {
+  status: string;
+  policy_version: number | null;
+  policy_rule: string | null;
+  policy_outcome: PolicySummary['outcome'] | null;
+  policy_reason: string | null;
+  policy_decision: unknown;
+  policy_evaluated_at: Date | null;
+  cooldown_until: Date | null;
+  registry_published_at: Date | null;
+  registry_deprecated: boolean | null;
+  cooldown_released_by: string | null;
+  cooldown_release_reason: string | null;
+  cooldown_released_at: Date | null;
+}): PackageReport['policy'] {
+  const summary = policySummary(head);
+  if (!summary) return null;
+  return {
+    ...summary,
+    evaluatedAt: head.policy_evaluated_at,
+    decision: head.policy_decision,
+    registryPublishedAt: head.registry_published_at,
+    registryDeprecated: head.registry_deprecated,
+    cooldownRelease: head.cooldown_released_by
+      ? { by: head.cooldown_released_by, reason: head.cooldown_release_reason, at: head.cooldown_released_at }
+      : null,
+  };
 }
 
 /** Everything known about one package: status, licence verdict, latest security scan, history. */
@@ -105,6 +146,18 @@ export async function getPackageReport(db: DB, packageId: number): Promise<Packa
         'ps.stuck_resets',
         'ps.retries',
         'ps.updated_at',
+        'ps.policy_version',
+        'ps.policy_rule',
+        'ps.policy_outcome',
+        'ps.policy_reason',
+        'ps.policy_decision',
+        'ps.policy_evaluated_at',
+        'ps.cooldown_until',
+        'ps.registry_published_at',
+        'ps.registry_deprecated',
+        'ps.cooldown_released_by',
+        'ps.cooldown_release_reason',
+        'ps.cooldown_released_at',
       ])
       .where('p.id', '=', packageId)
       .executeTakeFirst(),
@@ -160,6 +213,7 @@ export async function getPackageReport(db: DB, packageId: number): Promise<Packa
       retries: head.retries,
       updatedAt: head.updated_at,
     },
+    policy: policyOf(head),
     scan: scan
       ? {
           id: scan.id,

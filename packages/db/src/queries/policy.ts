@@ -58,6 +58,34 @@ export async function currentPolicy(db: Executor): Promise<PolicyVersion> {
   return currentPolicy(db);
 }
 
+/**
+ * The policy in force and the latest change generation, read in one statement so they belong
+ * together: a package decided by this version with this generation is evaluated again only when a
+ * later change (a new version, a waiver granted or revoked) is recorded.
+ */
+export async function policyInForce(db: Executor): Promise<{ policy: PolicyVersion; generation: number }> {
+  const read = () =>
+    sql<{
+      version: number;
+      document: unknown;
+      comment: string | null;
+      created_by_username: string | null;
+      created_at: Date;
+      generation: string;
+    }>`
+      SELECT v.version, v.document, v.comment, v.created_by_username, v.created_at,
+             (SELECT coalesce(max(generation), 0) FROM policy_changes)::bigint AS generation
+      FROM policy_versions v ORDER BY v.version DESC LIMIT 1
+    `.execute(db);
+  let res = await read();
+  if (!res.rows[0]) {
+    await currentPolicy(db);
+    res = await read();
+  }
+  const row = res.rows[0]!;
+  return { policy: versionRow(row), generation: Number(row.generation) };
+}
+
 /** Every version, newest first (documents included: they are small). */
 export async function listPolicyVersions(
   db: DB,
@@ -420,6 +448,20 @@ export function statusForOutcome(outcome: PolicyDecision['outcome']): Status {
     case 'wait':
       return Status.SecurityScanned;
   }
+}
+
+/** The package_status columns that record a decision (the decide stage writes them with its transition). */
+export function decisionColumns(d: PolicyDecision, generation: number, evaluatedAt: Date) {
+  return {
+    policy_version: d.policyVersion,
+    policy_rule: d.rule ? d.rule.id : null,
+    policy_outcome: d.outcome,
+    policy_reason: d.reason,
+    policy_decision: decisionJson(d),
+    policy_generation: generation,
+    policy_evaluated_at: evaluatedAt,
+    cooldown_until: d.until ? new Date(d.until) : null,
+  };
 }
 
 /** The decision as stored in package_status.policy_decision and the transition's event details. */

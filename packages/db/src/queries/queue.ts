@@ -208,6 +208,16 @@ export type StagePatch = Partial<
     | 'registry_integrity'
     | 'published_at'
     | 'published_to'
+    | 'registry_published_at'
+    | 'registry_deprecated'
+    | 'policy_version'
+    | 'policy_rule'
+    | 'policy_outcome'
+    | 'policy_reason'
+    | 'policy_decision'
+    | 'policy_generation'
+    | 'policy_evaluated_at'
+    | 'cooldown_until'
   >
 >;
 
@@ -215,6 +225,7 @@ function patchAssignments(patch: StagePatch | undefined) {
   const entries = Object.entries(patch ?? {}).filter(([, v]) => v !== undefined);
   return entries.map(([k, v]) => {
     if (k === 'license_flags') return sql`${sql.ref(k)} = ${(v as string[]).map((f) => storableText(f))}::text[]`;
+    if (k === 'policy_decision') return sql`${sql.ref(k)} = ${storableJson(v)}::jsonb`;
     return sql`${sql.ref(k)} = ${typeof v === 'string' ? storableText(v) : v}`;
   });
 }
@@ -255,6 +266,8 @@ export async function completeStage(
     notify?: boolean;
     /** A security scan to record with the transition (the scan stage's report), fenced like it. */
     scan?: NewSecurityScan;
+    /** The earliest next claim (default now): a cooldown sends the package back to its checkpoint until then. */
+    runAt?: Date;
   },
 ): Promise<boolean> {
   const sets = patchAssignments(opts.patch);
@@ -272,7 +285,8 @@ export async function completeStage(
     WITH done AS (
       UPDATE package_status
       SET status = ${opts.to}, locked_by = NULL, locked_until = NULL, stage_started_at = NULL,
-          attempts = 0, run_at = now(), last_error = NULL, updated_at = now()
+          attempts = 0, run_at = ${opts.runAt ? sql`${opts.runAt}::timestamptz` : sql`now()`}, last_error = NULL,
+          updated_at = now()
           ${sets.length ? sql`, ${sql.join(sets)}` : sql``}
       WHERE package_id = ${opts.packageId} AND locked_by = ${opts.workerId} AND status = ${opts.work}
       RETURNING package_id

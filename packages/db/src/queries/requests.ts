@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DB } from '../db.js';
 import type { LockfileFormat } from '../schema.js';
 import { FINAL_STATUSES, SETTLED_STATUSES, Status } from '../status.js';
+import { policySummary, type PolicyColumns, type PolicySummary } from './policy-explain.js';
 
 export interface RequestSummary {
   id: number;
@@ -148,6 +149,8 @@ export interface PackageProcessing {
   secondsByStatus: Record<string, number>;
   /** From the first event to the last one (or now, while not final). */
   elapsedSeconds: number;
+  /** The latest policy decision (which rule of which version, or what it waits for); null before one. */
+  policy: PolicySummary | null;
 }
 
 /**
@@ -160,20 +163,23 @@ export async function getRequestProcessing(
   page?: { limit: number; offset: number },
 ): Promise<PackageProcessing[]> {
   const finals = sql.join(FINAL_STATUSES.map((s) => sql`${s}`));
-  const pkgs = await sql<{
-    package_id: number;
-    name: string;
-    version: string;
-    status: string;
-    attempts: number;
-    last_error: string | null;
-    rejection_kind: string | null;
-    rejection_reason: string | null;
-    run_at: Date;
-    updated_at: Date;
-  }>`
+  const pkgs = await sql<
+    {
+      package_id: number;
+      name: string;
+      version: string;
+      status: string;
+      attempts: number;
+      last_error: string | null;
+      rejection_kind: string | null;
+      rejection_reason: string | null;
+      run_at: Date;
+      updated_at: Date;
+    } & PolicyColumns
+  >`
     SELECT p.id AS package_id, p.name, p.version, ps.status, ps.attempts, ps.last_error, ps.rejection_kind,
-           ps.rejection_reason, ps.run_at, ps.updated_at
+           ps.rejection_reason, ps.run_at, ps.updated_at, ps.policy_version, ps.policy_rule, ps.policy_outcome,
+           ps.policy_reason, ps.cooldown_until
     FROM request_packages rp JOIN packages p ON p.id = rp.package_id JOIN package_status ps ON ps.package_id = p.id
     WHERE rp.request_id = ${requestId}
     ORDER BY p.name, p.version
@@ -224,6 +230,7 @@ export async function getRequestProcessing(
     updatedAt: r.updated_at,
     secondsByStatus: byPkg.get(r.package_id) ?? {},
     elapsedSeconds: Math.round((elapsed.get(r.package_id) ?? 0) * 1000) / 1000,
+    policy: policySummary(r),
   }));
 }
 
