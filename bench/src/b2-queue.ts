@@ -26,7 +26,7 @@ const INSTANT: Record<StageName, StageHandler> = {
 };
 
 /** The real BaseWorker loop (claiming, leases, heartbeat, sweep, logging) with stages that return at once. */
-class InstantWorker extends BaseWorker {
+export class InstantWorker extends BaseWorker {
   protected stageHandler(stage: StageName): StageHandler | undefined {
     return INSTANT[stage];
   }

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { sql } from 'kysely';
-import { SETTLED_STATUSES, Status, enqueueLockfile, type LockfilePackage, type StageName } from '@spm/db';
-import { BaseWorker, loadConfig, type StageHandler } from '@spm/worker';
+import { SETTLED_STATUSES, enqueueLockfile, type LockfilePackage } from '@spm/db';
+import { loadConfig } from '@spm/worker';
+import { InstantWorker } from './b2-queue.js';
 import { createUser, type BenchDatabase, type DatabaseFactory } from './db.js';
 import { fakeIntegrity, tarballUrl, NEUTRAL_REGISTRY } from './lockfile.js';
 import { msSince, round, sleep } from './stats.js';
@@ -20,21 +21,6 @@ export interface B8Result {
   bigSettledMeanwhile: number;
   /** True when the small request was still unsettled at the deadline (behindMs is then the deadline). */
   timedOut: boolean;
-}
-
-const done = async () => ({ kind: 'done' as const });
-// The stages return at once, as in B2 (the scan hands over to Pending Approval, a settled status).
-const INSTANT: Record<StageName, StageHandler> = {
-  licence: done,
-  download: done,
-  scan: async () => ({ kind: 'done' as const, to: Status.PendingApproval, via: [Status.SecurityScanned] }),
-  publish: done,
-};
-
-class InstantWorker extends BaseWorker {
-  protected stageHandler(stage: StageName): StageHandler | undefined {
-    return INSTANT[stage];
-  }
 }
 
 function packages(prefix: string, n: number): LockfilePackage[] {
