@@ -208,15 +208,25 @@ const pending = result.packages.filter((p) => p.outcome === 'pending');
 const unsettled = result.packages.filter((p) => p.outcome === 'unsettled');
 const byStatus = {};
 for (const p of result.packages) byStatus[p.status] = (byStatus[p.status] ?? 0) + 1;
+// Why packages wait: the policy's rule when a policy decided, else what the scan found.
 const pendingReasons = {};
+const countReason = (k) => (pendingReasons[k] = (pendingReasons[k] ?? 0) + 1);
 for (const p of pending) {
-  for (const part of p.reason.split('; ')) {
-    const key = part.replace(/^signals: /, 'signal: ').split(', ');
-    for (const k of part.startsWith('signals: ') ? key.map((s) => `signal ${s.replace(/^signal: /, '')}`) : [part]) {
-      pendingReasons[k] = (pendingReasons[k] ?? 0) + 1;
-    }
-  }
+  const rule = /(hold|wait) rule \d+ \(([^)]+)\)/.exec(p.reason);
+  if (/\(cooldown\)/.test(p.reason)) countReason('release cooldown (decided by itself when of age)');
+  else if (rule) countReason(`policy rule ${rule[2]}`);
+  else
+    for (const part of p.reason.split('; '))
+      for (const k of part.startsWith('signals: ')
+        ? part
+            .slice(9)
+            .split(', ')
+            .map((x) => `signal ${x}`)
+        : [part])
+        countReason(k);
 }
+const cooling = pending.filter((p) => /\(cooldown\)/.test(p.reason)).length;
+const withoutPerson = result.packages.length - pending.length + cooling - unsettled.length;
 
 const out = [];
 out.push(`# verify:real — ${lockfile.replace(`${root}/`, '')}`);
@@ -232,7 +242,11 @@ out.push('');
 out.push(`Rejected: ${rejected.length} (kind error: ${withErrorKind.length}; for size alone: ${forSize.length})`);
 for (const p of rejected) out.push(`- ${p.name}@${p.version}: ${p.reason}`);
 out.push('');
-out.push(`Waiting for a person: ${pending.length}, because of`);
+out.push(
+  `Decided without a person: ${withoutPerson} of ${result.packages.length} (${((100 * withoutPerson) / Math.max(1, result.packages.length)).toFixed(1)} %), counting ${cooling} in cooldown`,
+);
+out.push('');
+out.push(`Waiting: ${pending.length}, because of`);
 for (const [r, n] of Object.entries(pendingReasons).sort((a, b) => b[1] - a[1])) out.push(`- ${r}: ${n}`);
 if (unsettled.length > 0) {
   out.push('');

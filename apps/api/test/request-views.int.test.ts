@@ -197,6 +197,22 @@ describe('GET /api/packages/requests/:id/processing-status', () => {
     expect(body.summary).toMatchObject({ total: 30, pending_approval: 4, published: 2, rejected: 1, settled: 7 });
   });
 
+  it('counts a package in its release cooldown as settled (it waits for time, not for the machine)', async () => {
+    const url = `/api/packages/requests/${mine}/processing-status?summary=true`;
+    const before = (await get(url)).json().summary;
+    const id = ids['view-9']!;
+    await setStatus(t.db, [id], 'Security Scanned', {
+      cooldown_until: new Date(Date.now() + 3600_000),
+      run_at: new Date(Date.now() + 3600_000),
+    });
+    const during = (await get(url)).json().summary;
+    expect(during).toMatchObject({ in_cooldown: 1, settled: before.settled + 1 });
+    // A cooldown that has passed is the worker's to decide again: in progress.
+    await setStatus(t.db, [id], 'Security Scanned', { cooldown_until: new Date(Date.now() - 1000) });
+    expect((await get(url)).json().summary).toMatchObject({ in_cooldown: 0, settled: before.settled });
+    await setStatus(t.db, [id], 'Requested', { cooldown_until: null, run_at: new Date() });
+  });
+
   it('pages the packages by name', async () => {
     const body = (await get(`/api/packages/requests/${mine}/processing-status?page=2&page_size=5`)).json();
     expect(body.packages).toHaveLength(5);

@@ -32,6 +32,10 @@ export interface ApiPackage {
   signals?: string[];
   last_error?: string | null;
   rejection?: { kind: string | null; reason: string | null } | null;
+  /** The policy's decision in words (which rule of which version), when a policy decided. */
+  decision?: string | null;
+  /** Set while the version waits out the policy's release cooldown. */
+  cooldown_until?: string | null;
 }
 
 export interface PackageResult {
@@ -68,6 +72,8 @@ export function reasonOf(p: ApiPackage, outcome: PackageOutcome): string {
     return `${kind}${p.rejection?.reason ?? p.last_error ?? 'rejected'}`;
   }
   if (outcome === 'pending') {
+    // The policy's own words first; the signals beside them say what an approver will look at.
+    if (p.decision) return p.signals?.length ? `${p.decision}; signals: ${p.signals.join(', ')}` : p.decision;
     const why: string[] = [];
     if (p.highest_severity && !['none', 'info', 'low'].includes(p.highest_severity)) {
       why.push(`${p.highest_severity} severity`);
@@ -104,7 +110,8 @@ export async function fetchPackages(
 export function decide(request: RequestInfo, packages: ApiPackage[], failOn: FailOn, timedOut: boolean): RequestResult {
   const counts: Record<PackageOutcome, number> = { allowed: 0, rejected: 0, pending: 0, unsettled: 0 };
   const results = packages.map((p) => {
-    const outcome = classify(p.status);
+    // A version in its release cooldown waits (for time, not for the machine): pending, with the date why.
+    const outcome = p.cooldown_until ? 'pending' : classify(p.status);
     counts[outcome]++;
     return {
       package_id: p.package_id,

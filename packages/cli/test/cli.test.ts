@@ -63,6 +63,30 @@ describe('the outcome of a request', () => {
     ]);
   });
 
+  it("gives the policy's own words, and counts a version in its release cooldown as waiting (exit 2)", () => {
+    const held = 'waits for a person: policy v2: hold rule 3 (install-time-code): install script postinstall';
+    const cooling = 'waits until 2026-12-03T10:00:00.000Z (cooldown): policy v2: younger than 72 hours';
+    const r = decide(
+      request,
+      [
+        pkg('a', 'Published'),
+        pkg('bb', 'Pending Approval', { decision: held, signals: ['install-script'] }),
+        pkg('ccc', 'Security Scanned', { decision: cooling, cooldown_until: '2026-12-03T10:00:00.000Z' }),
+      ],
+      new Set(['rejected']),
+      false,
+    );
+    expect(r.packages.map((p) => [p.outcome, p.reason])).toEqual([
+      ['allowed', ''],
+      ['pending', `${held}; signals: install-script`],
+      ['pending', cooling],
+    ]);
+    // Pending alone does not fail with --fail-on rejected; a cooldown is not "still being processed".
+    expect(r).toMatchObject({ outcome: 'allowed', exit_code: 0 });
+    const cooldownOnly = [pkg('ccc', 'Security Scanned', { cooldown_until: '2026-12-03T10:00:00.000Z' })];
+    expect(decide(request, cooldownOnly, new Set(['pending']), false)).toMatchObject({ exit_code: 2 });
+  });
+
   it('parses --fail-on', () => {
     expect([...(parseFailOn('rejected') as Set<string>)]).toEqual(['rejected']);
     expect([...(parseFailOn('none') as Set<string>)]).toEqual([]);

@@ -172,8 +172,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['packages'],
         summary: 'Where each package of a request is: status, progress, time per stage, errors; done when all settled',
         description:
-          '`done` is true when every package is Published, Rejected or Pending Approval (nothing more happens ' +
-          'without a person). `summary=true` leaves out the packages: a small answer to poll (with If-None-Match, ' +
+          '`done` is true when every package is Published, Rejected, Pending Approval or in its release cooldown ' +
+          '(nothing more happens without a person or the passing of time). `summary=true` leaves out the packages: a small answer to poll (with If-None-Match, ' +
           'a 304 while nothing changed). Page parameters return one page of the packages, by name.',
         security,
         params: Type.Object({ id: IdParam }),
@@ -192,6 +192,9 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
               settled: Type.Integer(),
               in_progress: Type.Integer(),
               pending_approval: Type.Integer(),
+              in_cooldown: Type.Integer({
+                description: 'Held by the policy until they come of age (counted as settled: decided by time)',
+              }),
               published: Type.Integer(),
               rejected: Type.Integer(),
               with_errors: Type.Integer(),
@@ -243,7 +246,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const r = await visibleRequest(request, request.params.id);
       const q = request.query;
       const s = await getRequestStatusSummary(app.db, r.id);
-      const settled = SETTLED_STATUSES.reduce((n, status) => n + (s.byStatus[status] ?? 0), 0);
+      // A package in its release cooldown waits for time, not for the machine: the request is done with it.
+      const settled = SETTLED_STATUSES.reduce((n, status) => n + (s.byStatus[status] ?? 0), 0) + s.inCooldown;
       const head = {
         request_id: r.id,
         done: settled === s.total,
@@ -254,6 +258,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           settled,
           in_progress: s.total - settled,
           pending_approval: s.byStatus['Pending Approval'] ?? 0,
+          in_cooldown: s.inCooldown,
           published: s.byStatus.Published ?? 0,
           rejected: s.byStatus.Rejected ?? 0,
           with_errors: s.withErrors,

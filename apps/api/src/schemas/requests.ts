@@ -151,6 +151,10 @@ export const RequestPackageSchema = Type.Object({
   rejection: Rejection,
   published_at: Nullable(Timestamp),
   updated_at: Timestamp,
+  decision: Nullable(
+    Type.String({ description: 'Which rule of which policy version decided, or what the package waits for' }),
+  ),
+  cooldown_until: Nullable(Timestamp),
 });
 
 export function requestPackageJson(p: RequestPackage) {
@@ -179,5 +183,7 @@ export function requestPackageJson(p: RequestPackage) {
     rejection: p.rejectionKind || p.rejectionReason ? { kind: p.rejectionKind, reason: p.rejectionReason } : null,
     published_at: p.publishedAt,
     updated_at: p.updatedAt,
+    decision: p.decision,
+    cooldown_until: p.cooldownUntil,
   };
 }

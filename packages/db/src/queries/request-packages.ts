@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { DB } from '../db.js';
 import { FINAL_STATUSES, PIPELINE_ORDER, Status } from '../status.js';
 import { SEVERITIES, type Severity } from '../vocabulary.js';
+import { policySummary, type PolicyColumns } from './policy-explain.js';
 import { latestScanColumns, latestScanJoin, scanSummary, type LatestScanColumns, type ScanCounts } from './scans.js';
 
 /** Counts of a package's latest security scan, by severity. */
@@ -36,6 +37,10 @@ export interface RequestPackage {
   signals: string[];
   publishedAt: Date | null;
   updatedAt: Date;
+  /** Which rule of which policy version decided, or what the package waits for (null before the policy). */
+  decision: string | null;
+  /** For a version in its release cooldown: when the policy looks at it again. */
+  cooldownUntil: Date | null;
 }
 
 export const REQUEST_PACKAGE_SORTS = ['name', 'status', 'license', 'security_score', 'severity', 'updated'] as const;
@@ -100,32 +105,33 @@ function whereOf(requestId: number, f: RequestPackageQuery): RawBuilder<unknown>
   return sql.join(conds, sql` AND `);
 }
 
-type Row = LatestScanColumns & {
-  package_id: number;
-  name: string;
-  version: string;
-  integrity: string | null;
-  declared_license: string | null;
-  link: 'new' | 'existing';
-  dev: boolean;
-  optional: boolean;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  rejection_kind: string | null;
-  rejection_reason: string | null;
-  license_expression: string | null;
-  license_tier: string | null;
-  license_score: number | null;
-  license_flags: string[];
-  security_score: number | null;
-  scan_state: string | null;
-  published_at: Date | null;
-  updated_at: Date;
-  findings_count: number;
-  severity_rank: number;
-  signals: string[] | null;
-};
+type Row = LatestScanColumns &
+  Omit<PolicyColumns, 'status'> & {
+    package_id: number;
+    name: string;
+    version: string;
+    integrity: string | null;
+    declared_license: string | null;
+    link: 'new' | 'existing';
+    dev: boolean;
+    optional: boolean;
+    status: string;
+    attempts: number;
+    last_error: string | null;
+    rejection_kind: string | null;
+    rejection_reason: string | null;
+    license_expression: string | null;
+    license_tier: string | null;
+    license_score: number | null;
+    license_flags: string[];
+    security_score: number | null;
+    scan_state: string | null;
+    published_at: Date | null;
+    updated_at: Date;
+    findings_count: number;
+    severity_rank: number;
+    signals: string[] | null;
+  };
 
 /**
  * One page of a request's packages, filtered and sorted, each with its state and the summary of its
@@ -161,7 +167,8 @@ export async function queryRequestPackages(
       SELECT p.id AS package_id, p.name, p.version, p.integrity, p.declared_license, rp.link, rp.dev, rp.optional,
              ps.status, ps.attempts, ps.last_error, ps.rejection_kind, ps.rejection_reason, ps.license_expression,
              ps.license_tier, ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.published_at,
-             ps.updated_at, ${latestScanColumns}, ${severityRank} AS severity_rank,
+             ps.updated_at, ps.policy_version, ps.policy_rule, ps.policy_outcome, ps.policy_reason, ps.cooldown_until,
+             ${latestScanColumns}, ${severityRank} AS severity_rank,
              CASE WHEN jsonb_typeof(s.findings) = 'array' THEN jsonb_array_length(s.findings) ELSE 0 END AS findings_count,
              CASE WHEN jsonb_typeof(s.findings) = 'array' THEN
                ARRAY(SELECT DISTINCT f->>'id' FROM jsonb_array_elements(s.findings) f
@@ -202,6 +209,8 @@ export async function queryRequestPackages(
       signals: r.signals ?? [],
       publishedAt: r.published_at,
       updatedAt: r.updated_at,
+      decision: policySummary(r)?.explanation ?? null,
+      cooldownUntil: r.status === Status.SecurityScanned ? r.cooldown_until : null,
     })),
   };
 }
@@ -218,6 +227,11 @@ export interface RequestStatusSummary {
   withErrors: number;
   /** Packages in a final status (Published or Rejected). */
   final: number;
+  /**
+   * Packages the policy holds until they come of age (a release cooldown): back at Security Scanned
+   * with a later run_at. Nothing happens to them before then, neither by the machine nor by a person.
+   */
+  inCooldown: number;
 }
 
 /**
@@ -225,8 +239,9 @@ export interface RequestStatusSummary {
  * polls (a few hundred bytes however large the request is).
  */
 export async function getRequestStatusSummary(db: DB, requestId: number): Promise<RequestStatusSummary> {
-  const res = await sql<{ status: string; n: number; errors: number }>`
-    SELECT ps.status, count(*)::int AS n, count(*) FILTER (WHERE ps.last_error IS NOT NULL)::int AS errors
+  const res = await sql<{ status: string; n: number; errors: number; cooling: number }>`
+    SELECT ps.status, count(*)::int AS n, count(*) FILTER (WHERE ps.last_error IS NOT NULL)::int AS errors,
+           count(*) FILTER (WHERE ps.status = 'Security Scanned' AND ps.cooldown_until > now())::int AS cooling
     FROM request_packages rp JOIN package_status ps ON ps.package_id = rp.package_id
     WHERE rp.request_id = ${requestId}
     GROUP BY ps.status
@@ -235,11 +250,13 @@ export async function getRequestStatusSummary(db: DB, requestId: number): Promis
   let total = 0;
   let withErrors = 0;
   let final = 0;
+  let inCooldown = 0;
   for (const r of res.rows) {
     byStatus[r.status] = r.n;
     total += r.n;
     withErrors += r.errors;
+    inCooldown += r.cooling;
     if ((FINAL_STATUSES as readonly string[]).includes(r.status)) final += r.n;
   }
-  return { total, byStatus, withErrors, final };
+  return { total, byStatus, withErrors, final, inCooldown };
 }

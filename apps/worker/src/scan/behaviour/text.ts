@@ -14,7 +14,9 @@ const ISOLATE_OPEN = /[\u2066\u2067\u2068]/g;
 const ISOLATE_POP = /\u2069/g;
 const ROTATION = /\[\s*['"]push['"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['"]shift['"]\s*\]\s*\(\s*\)\s*\)/;
 const HEX_NAME = /\b_0x[0-9a-f]{4,}\b/gi;
-const LONG_GAP = /\S[ \t]{300,}\S|^[ \t]{300,}\S/m;
+// What follows the gap must be printable ASCII, as code is: parser tables in prettier's bundles are long
+// runs of control characters and spaces inside strings, not hidden code.
+const LONG_GAP = /[^\s\x00-\x1f][ \t]{300,}[\x21-\x7e]|^[ \t]{300,}[\x21-\x7e]/m;
 const BIDI_ANY = /[\u202a-\u202e\u2066-\u2069]/g;
 
 /**

@@ -203,6 +203,13 @@ describe('behaviour detection rules', () => {
     ).toContain('loads-code');
   });
 
+  it('does not take a table of control characters and spaces for code hidden past whitespace (prettier 3.6)', () => {
+    const table = `var t = "${'\u0002'.repeat(40)}${' '.repeat(460)}${'\u0002'.repeat(40)}";`;
+    expect(ids(pkg({ 'plugins/flow.js': table }))).not.toContain('whitespace-hidden-code');
+    const hidden = `module.exports = 1;${' '.repeat(460)}require('child_process').exec('id');`;
+    expect(ids(pkg({ 'index.js': hidden }))).toContain('whitespace-hidden-code');
+  });
+
   it('never throws on code that does not parse, and still applies the text checks', () => {
     const broken = `function (( {{ ${'\u200b'.repeat(20)}`;
     expect(ids(pkg({ 'index.js': broken }))).toEqual(['invisible-characters']);
