@@ -16,7 +16,7 @@ const ROTATION = /\[\s*['"]push['"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['"]shift['"]\s*\]
 const HEX_NAME = /\b_0x[0-9a-f]{4,}\b/gi;
 // What follows the gap must be printable ASCII, as code is: parser tables in prettier's bundles are long
 // runs of control characters and spaces inside strings, not hidden code.
-const LONG_GAP = /[^\s\x00-\x1f][ \t]{300,}[\x21-\x7e]|^[ \t]{300,}[\x21-\x7e]/m;
+const LONG_GAP = /[\x21-\x7e\u00a0-\uffff][ \t]{300,}[\x21-\x7e]|^[ \t]{300,}[\x21-\x7e]/m;
 const BIDI_ANY = /[\u202a-\u202e\u2066-\u2069]/g;
 
 /**
