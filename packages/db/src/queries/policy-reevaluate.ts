@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import { recordAudit } from './audit.js';
 import { storableText } from '../outside-text.js';
 import { Status, WAKE_CHANNEL } from '../status.js';
 
@@ -92,18 +93,15 @@ export async function releaseCooldown(
           })),
         )
         .execute();
-      await trx
-        .insertInto('audit_log')
-        .values({
-          actor_id: opts.userId,
-          actor_username: opts.username,
-          action: 'policy.cooldown.release',
-          target_type: 'package',
-          target_id: released.join(',').slice(0, 500),
-          details: JSON.stringify({ packageIds: released, reason }),
-          ip: opts.ip ?? null,
-        })
-        .execute();
+      await recordAudit(trx, {
+        actorId: opts.userId,
+        actorUsername: opts.username,
+        action: 'policy.cooldown.release',
+        targetType: 'package',
+        targetId: released.join(',').slice(0, 500),
+        details: { packageIds: released, reason },
+        ip: opts.ip ?? null,
+      });
       await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
     }
     return {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import semver from 'semver';
 import type { DB } from '../db.js';
+import { recordAudit } from './audit.js';
 import type { Database } from '../schema.js';
 import { Status, WAKE_CHANNEL } from '../status.js';
 import type { Severity } from '../vocabulary.js';
@@ -142,18 +143,15 @@ export async function createPolicyVersion(
       .insertInto('policy_changes')
       .values({ kind: 'policy', ref: String(v.version) })
       .execute();
-    await trx
-      .insertInto('audit_log')
-      .values({
-        actor_id: opts.userId,
-        actor_username: opts.username,
-        action: 'policy.version.create',
-        target_type: 'policy',
-        target_id: String(v.version),
-        details: JSON.stringify({ comment: opts.comment, rules: opts.document.rules.length }),
-        ip: opts.ip ?? null,
-      })
-      .execute();
+    await recordAudit(trx, {
+      actorId: opts.userId,
+      actorUsername: opts.username,
+      action: 'policy.version.create',
+      targetType: 'policy',
+      targetId: v.version,
+      details: { comment: opts.comment, rules: opts.document.rules.length },
+      ip: opts.ip ?? null,
+    });
     await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
     return v;
   });
@@ -234,26 +232,23 @@ export async function createWaiver(
       .insertInto('policy_changes')
       .values({ kind: 'waiver', ref: String(row.id) })
       .execute();
-    await trx
-      .insertInto('audit_log')
-      .values({
-        actor_id: opts.userId,
-        actor_username: opts.username,
-        action: 'policy.waiver.create',
-        target_type: 'waiver',
-        target_id: String(row.id),
-        details: JSON.stringify({
-          package: opts.packageName,
-          range: opts.versionRange,
-          kind: opts.kind,
-          subject: opts.subject,
-          reason: opts.reason,
-          owner: opts.owner,
-          expiresAt: opts.expiresAt.toISOString(),
-        }),
-        ip: opts.ip ?? null,
-      })
-      .execute();
+    await recordAudit(trx, {
+      actorId: opts.userId,
+      actorUsername: opts.username,
+      action: 'policy.waiver.create',
+      targetType: 'waiver',
+      targetId: row.id,
+      details: {
+        package: opts.packageName,
+        range: opts.versionRange,
+        kind: opts.kind,
+        subject: opts.subject,
+        reason: opts.reason,
+        owner: opts.owner,
+        expiresAt: opts.expiresAt.toISOString(),
+      },
+      ip: opts.ip ?? null,
+    });
     await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
     return waiverRow(row as WaiverDbRow);
   });
@@ -280,18 +275,15 @@ export async function revokeWaiver(
       .insertInto('policy_changes')
       .values({ kind: 'waiver-revoked', ref: String(row.id) })
       .execute();
-    await trx
-      .insertInto('audit_log')
-      .values({
-        actor_id: opts.userId,
-        actor_username: opts.username,
-        action: 'policy.waiver.revoke',
-        target_type: 'waiver',
-        target_id: String(row.id),
-        details: JSON.stringify({ reason: opts.reason }),
-        ip: opts.ip ?? null,
-      })
-      .execute();
+    await recordAudit(trx, {
+      actorId: opts.userId,
+      actorUsername: opts.username,
+      action: 'policy.waiver.revoke',
+      targetType: 'waiver',
+      targetId: row.id,
+      details: { reason: opts.reason },
+      ip: opts.ip ?? null,
+    });
     await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
     return waiverRow(row as WaiverDbRow);
   });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db.js';
+import { recordAudit } from './audit.js';
 import type { LockfileFormat } from '../schema.js';
 import { FINAL_STATUSES, SETTLED_STATUSES, Status } from '../status.js';
 import { policySummary, type PolicyColumns, type PolicySummary } from './policy-explain.js';
@@ -293,18 +294,15 @@ export async function setRequestPriority(
       )
       SELECT count(*)::int AS n FROM upd
     `.execute(trx);
-    await trx
-      .insertInto('audit_log')
-      .values({
-        actor_id: audit.actorId,
-        actor_username: audit.actorUsername,
-        action: 'request.priority',
-        target_type: 'request',
-        target_id: String(requestId),
-        details: JSON.stringify({ from: audit.from, to: priority }),
-        ip: audit.ip,
-      })
-      .execute();
+    await recordAudit(trx, {
+      actorId: audit.actorId,
+      actorUsername: audit.actorUsername,
+      action: 'request.priority',
+      targetType: 'request',
+      targetId: requestId,
+      details: { from: audit.from, to: priority },
+      ip: audit.ip,
+    });
     return res.rows[0]!.n;
   });
 }
