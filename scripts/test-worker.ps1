@@ -56,6 +56,19 @@ function Show-Workers {
   Write-Host ("  queue depth {0}, in progress {1}, stuck resets {2}, retries {3}" -f $s.queue_depth, $s.in_progress, $s.stuck_resets, $s.retries)
 }
 
+# Every package of the request, page by page (500 a page).
+function Get-AllPackages {
+  $all = @()
+  $page = 1
+  do {
+    try { $p = Invoke-Api GET "/api/packages/requests/$RequestId/processing-status?page=$page&page_size=500" } catch { Fail "status request failed ($(Get-ApiError $_))" }
+    $all += @($p.packages)
+    $pages = [Math]::Max(1, [Math]::Ceiling($p.total / $p.page_size))
+    $page++
+  } while ($page -le $pages)
+  return $all
+}
+
 if (-not (Test-Path $Lockfile)) { Fail "no lockfile at $Lockfile (set LOCKFILE)" }
 
 $Username = $env:SPM_USERNAME
@@ -91,7 +104,8 @@ $deadline = (Get-Date).AddSeconds($Timeout)
 $last = ''
 $interactive = -not [Console]::IsOutputRedirected
 while ($true) {
-  try { $st = Invoke-Api GET "/api/packages/requests/$RequestId/processing-status" } catch { Fail "status request failed ($(Get-ApiError $_))" }
+  # The summary only: a few hundred bytes however large the request.
+  try { $st = Invoke-Api GET "/api/packages/requests/$RequestId/processing-status?summary=true" } catch { Fail "status request failed ($(Get-ApiError $_))" }
   $byStatus = ($st.summary.by_status.PSObject.Properties | ForEach-Object { "$($_.Name): $($_.Value)" }) -join ', '
   $line = ('[{0,3}%] {1}/{2} settled  {3}' -f $st.progress_percent, $st.summary.settled, $st.summary.total, $byStatus)
   if ($interactive) { Write-Host -NoNewline ("`r" + $line.PadRight([Math]::Max($last.Length, $line.Length))) }
@@ -101,7 +115,7 @@ while ($true) {
   if ((Get-Date) -ge $deadline) {
     if ($interactive) { Write-Host '' }
     [Console]::Error.WriteLine("test-worker: timed out after $Timeout s with packages still in progress:")
-    foreach ($p in $st.packages | Where-Object { $Settled -notcontains $_.status }) {
+    foreach ($p in (Get-AllPackages) | Where-Object { $Settled -notcontains $_.status }) {
       $err = if ($p.last_error) { " last error: $($p.last_error)" } else { '' }
       [Console]::Error.WriteLine("  $($p.name)@$($p.version): $($p.status) (attempts $($p.attempts))$err")
     }
@@ -115,14 +129,15 @@ if ($interactive) { Write-Host '' }
 
 Write-Host ''
 Write-Host "Summary of request ${RequestId}:"
-foreach ($p in $st.packages) {
+$packages = Get-AllPackages
+foreach ($p in $packages) {
   $extra = if ($p.rejection) { " $($p.rejection.kind): $($p.rejection.reason)" } elseif ($p.last_error) { " last error: $($p.last_error)" } else { '' }
   Write-Host (("  {0,-40} {1,-17}{2}" -f "$($p.name)@$($p.version)", $p.status, $extra).TrimEnd())
 }
 Write-Host ("  published {0}, pending approval {1}, rejected {2}, with errors {3}" -f $st.summary.published, $st.summary.pending_approval, $st.summary.rejected, $st.summary.with_errors)
 Show-Workers
 
-$errors = @($st.packages | Where-Object { $_.rejection -and $_.rejection.kind -eq 'error' }).Count
+$errors = @($packages | Where-Object { $_.rejection -and $_.rejection.kind -eq 'error' }).Count
 if ($errors -gt 0) {
   [Console]::Error.WriteLine("test-worker: $errors package(s) were rejected because of an error (see above); an admin can retry them.")
   exit 3

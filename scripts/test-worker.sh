@@ -47,13 +47,15 @@ json() {
   ' "$1"
 }
 
-# api METHOD PATH [BODY_FILE]: the response body goes to $TMP/body, the HTTP status to $STATUS.
+# api METHOD PATH [BODY_FILE] [ETAG]: the response body goes to $TMP/body, its headers to $TMP/headers,
+# the HTTP status to $STATUS. With ETAG the request is conditional: a 304 leaves $TMP/body empty.
 STATUS=0
 api() {
-  local method="$1" path="$2" body="${3:-}"
-  local args=(-sS -o "$TMP/body" -w '%{http_code}' -X "$method" -H 'Accept: application/json')
+  local method="$1" path="$2" body="${3:-}" etag="${4:-}"
+  local args=(-sS -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -X "$method" -H 'Accept: application/json')
   [[ -n "${TOKEN:-}" ]] && args+=(-H "Authorization: Bearer $TOKEN")
   [[ -n "$body" ]] && args+=(-H 'Content-Type: application/json' --data-binary "@$body")
+  [[ -n "$etag" ]] && args+=(-H "If-None-Match: $etag")
   if ! STATUS="$(curl "${args[@]}" "$API_URL$path")"; then
     die "cannot reach the API at $API_URL (is it running? start it with ./scripts/dev.sh or set API_URL)"
   fi
@@ -75,6 +77,24 @@ print_workers() {
   echo "Workers:"
   json '(j.workers.length ? j.workers.map((w, i) => `  ${w.hostname ? `${w.id} on ${w.hostname} (pid ${w.pid})` : `worker ${i + 1} (host shown to admins only)`}: ${w.alive ? "alive" : "NOT ALIVE"}, heartbeat ${w.heartbeat_age_seconds.toFixed(1)} s ago, ${w.in_flight} in flight`).join("\n") : "  none registered") + `\n  queue depth ${j.queue_depth}, in progress ${j.in_progress}, stuck resets ${j.stuck_resets}, retries ${j.retries}`' <"$TMP/body"
   echo
+}
+
+# Every package of the request, page by page (500 a page), into $TMP/packages.json as one JSON array.
+fetch_packages() {
+  local page=1 pages=1
+  echo '[]' >"$TMP/packages.json"
+  while ((page <= pages)); do
+    api GET "/api/packages/requests/$REQUEST_ID/processing-status?page=$page&page_size=500"
+    [[ "$STATUS" == 200 ]] || die "status request failed (HTTP $STATUS): $(error_of)"
+    pages="$(json 'Math.max(1, Math.ceil(j.total / j.page_size))' <"$TMP/body")"
+    PAGE_FILE="$TMP/body" node -e '
+      const fs = require("fs");
+      const all = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+      all.push(...JSON.parse(fs.readFileSync(process.env.PAGE_FILE, "utf8")).packages);
+      fs.writeFileSync(process.argv[1], JSON.stringify(all));
+    ' "$TMP/packages.json"
+    page=$((page + 1))
+  done
 }
 
 if [[ -z "${SPM_USERNAME:-}" || -z "${SPM_PASSWORD:-}" ]]; then
@@ -105,9 +125,18 @@ echo
 deadline=$((SECONDS + TIMEOUT))
 last=""
 done_flag=false
+etag=""
+# The poll asks for the summary only (a few hundred bytes however large the request), conditionally:
+# while nothing changed the API answers 304 and the last summary stands.
 while :; do
-  api GET "/api/packages/requests/$REQUEST_ID/processing-status"
-  [[ "$STATUS" == 200 ]] || die "status request failed (HTTP $STATUS): $(error_of)"
+  api GET "/api/packages/requests/$REQUEST_ID/processing-status?summary=true" "" "$etag"
+  if [[ "$STATUS" == 200 ]]; then
+    cp "$TMP/body" "$TMP/summary.json"
+    etag="$(sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' "$TMP/headers" | tr -d '\r')"
+  elif [[ "$STATUS" != 304 ]]; then
+    die "status request failed (HTTP $STATUS): $(error_of)"
+  fi
+  cp "$TMP/summary.json" "$TMP/body"
   line="$(json '`[${String(j.progress_percent).padStart(3)}%] ${j.summary.settled}/${j.summary.total} settled  ` + Object.entries(j.summary.by_status).map(([s, n]) => `${s}: ${n}`).join(", ")' <"$TMP/body")"
   done_flag="$(json 'j.done' <"$TMP/body")"
   if [[ -t 1 ]]; then
@@ -120,7 +149,8 @@ while :; do
   if ((SECONDS >= deadline)); then
     [[ -t 1 ]] && echo
     echo "test-worker: timed out after ${TIMEOUT} s with packages still in progress:" >&2
-    json 'j.packages.filter((p) => !["Published", "Rejected", "Pending Approval"].includes(p.status)).map((p) => `  ${p.name}@${p.version}: ${p.status} (attempts ${p.attempts})${p.last_error ? ` last error: ${p.last_error}` : ""}`).join("\n")' <"$TMP/body" >&2
+    fetch_packages
+    json 'j.filter((p) => !["Published", "Rejected", "Pending Approval"].includes(p.status)).map((p) => `  ${p.name}@${p.version}: ${p.status} (attempts ${p.attempts})${p.last_error ? ` last error: ${p.last_error}` : ""}`).join("\n")' <"$TMP/packages.json" >&2
     echo >&2
     print_workers >&2
     echo "Is a worker running and alive? Check its log, and README.md, Troubleshooting." >&2
@@ -130,17 +160,18 @@ while :; do
 done
 [[ -t 1 ]] && echo
 cp "$TMP/body" "$TMP/final.json"
+fetch_packages
 
 echo
 echo "Summary of request $REQUEST_ID:"
-json 'j.packages.map((p) => (`  ${(p.name + "@" + p.version).padEnd(40)} ${p.status.padEnd(17)}` + (p.rejection ? ` ${p.rejection.kind}: ${p.rejection.reason}` : "") + (p.last_error && !p.rejection ? ` last error: ${p.last_error}` : "")).trimEnd()).join("\n")' <"$TMP/final.json"
+json 'j.map((p) => (`  ${(p.name + "@" + p.version).padEnd(40)} ${p.status.padEnd(17)}` + (p.rejection ? ` ${p.rejection.kind}: ${p.rejection.reason}` : "") + (p.last_error && !p.rejection ? ` last error: ${p.last_error}` : "")).trimEnd()).join("\n")' <"$TMP/packages.json"
 echo
 json '`  published ${j.summary.published}, pending approval ${j.summary.pending_approval}, rejected ${j.summary.rejected}, with errors ${j.summary.with_errors}`' <"$TMP/final.json"
 echo
 
 print_workers
 
-errors="$(json 'j.packages.filter((p) => p.rejection && p.rejection.kind === "error").length' <"$TMP/final.json")"
+errors="$(json 'j.filter((p) => p.rejection && p.rejection.kind === "error").length' <"$TMP/packages.json")"
 if ((errors > 0)); then
   echo "test-worker: $errors package(s) were rejected because of an error (see above); an admin can retry them." >&2
   exit 3

@@ -6,6 +6,7 @@ import { benchQueue, type B2Result } from './b2-queue.js';
 import { benchWakeup, type B3Result } from './b3-wakeup.js';
 import { benchEndToEnd, type B4Result } from './b4-e2e.js';
 import { benchCrash, type B5Result } from './b5-crash.js';
+import { benchStatusReads, type B6Result } from './b6-status.js';
 import { benchDetection, type B7Result } from './b7-detection.js';
 import { benchFairness, type B8Result } from './b8-fairness.js';
 import { installQueryCounter } from './query-counter.js';
@@ -22,7 +23,7 @@ export function benchConfig(env: Env = process.env) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
     return n;
   };
-  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b7,b8')
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b6,b7,b8')
     .toLowerCase()
     .split(',')
     .map((s) => s.trim());
@@ -50,6 +51,11 @@ export function benchConfig(env: Env = process.env) {
       kills: int('BENCH_CRASH_KILLS', 5),
       leaseSeconds: int('BENCH_CRASH_LEASE_SECONDS', 3),
     },
+    status: {
+      requests: int('BENCH_STATUS_REQUESTS', 10),
+      perRequest: int('BENCH_STATUS_PACKAGES', 20_000),
+      calls: int('BENCH_STATUS_CALLS', 30),
+    },
     fairness: {
       big: int('BENCH_FAIR_BIG', 20_000),
       small: int('BENCH_FAIR_SMALL', 10),
@@ -72,6 +78,7 @@ type Results = {
   b3?: B3Result;
   b4?: B4Result;
   b5?: B5Result;
+  b6?: B6Result;
   b7?: B7Result;
   b8?: B8Result;
 };
@@ -132,6 +139,24 @@ function targets(r: Results): Target[] {
       target: 'two or more workers at once: no package worked on in two places at once',
       measured: `2 workers for ${c.twoWorkersS} s: ${c.overlaps} overlapping claims, ${c.foreignWrites} writes without the claim`,
       met: c.twoWorkersS > 0 && c.overlaps === 0 && c.foreignWrites === 0 && c.chainBreaks === 0,
+    });
+  }
+  if (r.b6) {
+    const paged = r.b6.endpoints.filter((e) => e.page500);
+    const summaries = r.b6.endpoints.filter((e) => e.summary);
+    const worst = Math.max(...paged.map((e) => e.latencyMs.p50));
+    const biggest = Math.max(...summaries.map((e) => e.bytes));
+    out.push({
+      id: 'B6 pages',
+      target: `status reads at ${r.b6.packages.toLocaleString('en')} packages: p50 ≤ 50 ms per page of 500`,
+      measured: paged.map((e) => `${e.name.split(':')[0]} p50 ${e.latencyMs.p50} ms`).join(', '),
+      met: worst <= 50,
+    });
+    out.push({
+      id: 'B6 summary',
+      target: 'a summary answer under 2 KB',
+      measured: summaries.map((e) => `${e.name} ${e.bytes} B, p50 ${e.latencyMs.p50} ms`).join('; '),
+      met: biggest < 2048,
     });
   }
   if (r.b7) {
@@ -202,6 +227,8 @@ async function main(): Promise<void> {
       results.b4 = await timed('B4 end to end', () => benchEndToEnd(factory, { ...cfg.e2e, log }));
     if (cfg.only.includes('b5'))
       results.b5 = await timed('B5 crash soak', () => benchCrash(factory, { ...cfg.crash, log }));
+    if (cfg.only.includes('b6'))
+      results.b6 = await timed('B6 status reads', () => benchStatusReads(factory, { ...cfg.status, log }));
     if (cfg.only.includes('b7')) results.b7 = await timed('B7 detection', () => benchDetection({ log }));
     if (cfg.only.includes('b8'))
       results.b8 = await timed('B8 fairness', () => benchFairness(factory, { ...cfg.fairness, log }));
@@ -223,7 +250,7 @@ async function main(): Promise<void> {
   };
 
   const rows: string[][] = [['benchmark', 'figure', 'value']];
-  const { b1, b2, b3, b4, b5, b7, b8 } = results;
+  const { b1, b2, b3, b4, b5, b6, b7, b8 } = results;
   if (b1) {
     rows.push([
       'B1 ingest',
@@ -323,6 +350,15 @@ async function main(): Promise<void> {
       `${b5.overlaps} / ${b5.foreignWrites} / ${b5.chainBreaks}`,
     ]);
     rows.push(['', 'end states', JSON.stringify(b5.statuses)]);
+  }
+  if (b6) {
+    b6.endpoints.forEach((e, i) => {
+      rows.push([
+        i === 0 ? `B6 status reads (${b6.packages} packages)` : '',
+        e.name,
+        `p50 ${e.latencyMs.p50} ms, p95 ${e.latencyMs.p95} ms, ${e.bytes} B${e.status === 304 ? ' (304)' : ''}`,
+      ]);
+    });
   }
   if (b7) {
     for (const p of b7.byPlacement) {

@@ -40,9 +40,16 @@ import {
   RequestSchema,
 } from '../schemas/requests.js';
 
-/** Plain users see their own requests only; someone else's request is reported as not found. */
-async function visibleRequest(request: FastifyRequest, id: number): Promise<RequestSummary> {
-  const r = await getRequest(request.server.db, id);
+/**
+ * Plain users see their own requests only; someone else's request is reported as not found. `counts: false`
+ * skips counting its packages per status (for a caller that counts them its own way).
+ */
+async function visibleRequest(
+  request: FastifyRequest,
+  id: number,
+  opts: { counts?: boolean } = {},
+): Promise<RequestSummary> {
+  const r = await getRequest(request.server.db, id, opts);
   if (!r || (!hasRole(request.user.role, 'approver') && r.requestorId !== request.user.id)) {
     throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${id}.`, { status: 404 });
   }
@@ -243,7 +250,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const r = await visibleRequest(request, request.params.id);
+      const r = await visibleRequest(request, request.params.id, { counts: false });
       const q = request.query;
       const s = await getRequestStatusSummary(app.db, r.id);
       // A package in its release cooldown waits for time, not for the machine: the request is done with it.

@@ -73,7 +73,7 @@ const statusOrder = sql.raw(`ARRAY[${[...PIPELINE_ORDER, Status.Rejected].map((s
 function sortKey(sort: RequestPackageSort): RawBuilder<unknown> {
   switch (sort) {
     case 'name':
-      return sql`p.name`;
+      return sql`rp.name`;
     case 'status':
       return sql`array_position(${statusOrder}::text[], ps.status)`;
     case 'license':
@@ -87,10 +87,18 @@ function sortKey(sort: RequestPackageSort): RawBuilder<unknown> {
   }
 }
 
-function whereOf(requestId: number, f: RequestPackageQuery): RawBuilder<unknown> {
+/** Conditions on the link alone (request_packages carries the name): no join needed to count or page them. */
+function linkConditions(requestId: number, f: RequestPackageQuery): Array<RawBuilder<unknown>> {
   const conds = [sql`rp.request_id = ${requestId}`];
+  if (f.q) conds.push(sql`strpos(lower(rp.name), ${f.q.toLowerCase()}) > 0`);
+  if (f.link) conds.push(sql`rp.link = ${f.link}`);
+  return conds;
+}
+
+/** Conditions on the package's state and latest scan (package_status `ps`, scan `s`). */
+function stateConditions(f: RequestPackageQuery): Array<RawBuilder<unknown>> {
+  const conds: Array<RawBuilder<unknown>> = [];
   if (f.statuses?.length) conds.push(sql`ps.status = ANY(${[...f.statuses]}::text[])`);
-  if (f.q) conds.push(sql`strpos(lower(p.name), ${f.q.toLowerCase()}) > 0`);
   if (f.licenseTiers?.length) {
     const tiers = f.licenseTiers.filter((t) => t !== 'unknown');
     const unknown = f.licenseTiers.includes('unknown');
@@ -101,8 +109,20 @@ function whereOf(requestId: number, f: RequestPackageQuery): RawBuilder<unknown>
   if (f.minSeverity) {
     conds.push(sql`${severityRank} >= ${SEVERITIES.length - SEVERITIES.indexOf(f.minSeverity)}`);
   }
-  if (f.link) conds.push(sql`rp.link = ${f.link}`);
-  return sql.join(conds, sql` AND `);
+  return conds;
+}
+
+/**
+ * The tables a filter or a sort needs beside request_packages `rp`: package_status `ps`, and packages `p`
+ * with its latest scan `s` for the licence and severity. By name with no state filter it is none, so a page
+ * is a walk of request_packages_name_idx.
+ */
+function joinsFor(f: RequestPackageQuery, sort: RequestPackageSort): RawBuilder<unknown> {
+  const scan = f.minSeverity !== undefined || sort === 'severity';
+  const pkg = scan || sort === 'license';
+  const status = pkg || sort !== 'name' || stateConditions(f).length > 0;
+  return sql`${status ? sql`JOIN package_status ps ON ps.package_id = rp.package_id` : sql``}
+    ${pkg ? sql`JOIN packages p ON p.id = rp.package_id` : sql``} ${scan ? latestScanJoin : sql``}`;
 }
 
 type Row = LatestScanColumns &
@@ -144,26 +164,18 @@ export async function queryRequestPackages(
   requestId: number,
   f: RequestPackageQuery = {},
 ): Promise<{ total: number; packages: RequestPackage[] }> {
-  const where = whereOf(requestId, f);
+  const sort = f.sort ?? 'name';
+  const where = sql.join([...linkConditions(requestId, f), ...stateConditions(f)], sql` AND `);
+  const joins = joinsFor(f, sort);
   const dir = f.order === 'desc' ? sql`DESC NULLS LAST` : sql`ASC NULLS LAST`;
-  const key = sortKey(f.sort ?? 'name');
+  // By name ascending the order is the index's, so the page is an index walk.
+  const ties = sql`rp.name, rp.version, rp.package_id`;
+  const order = sort === 'name' && f.order !== 'desc' ? ties : sql`${sortKey(sort)} ${dir}, ${ties}`;
   const page = f.limit === undefined ? sql`` : sql`LIMIT ${f.limit} OFFSET ${f.offset ?? 0}`;
   const [count, rows] = await Promise.all([
-    sql<{ n: number }>`
-      SELECT count(*)::int AS n
-      FROM request_packages rp JOIN packages p ON p.id = rp.package_id JOIN package_status ps ON ps.package_id = p.id
-      ${f.minSeverity ? latestScanJoin : sql``}
-      WHERE ${where}
-    `.execute(db),
+    sql<{ n: number }>`SELECT count(*)::int AS n FROM request_packages rp ${joins} WHERE ${where}`.execute(db),
+    // The page's ids in order (an array keeps it), then everything shown for those ids only.
     sql<Row>`
-      WITH page AS (
-        SELECT rp.package_id, row_number() OVER (ORDER BY ${key} ${dir}, p.name, p.version, p.id) AS ord
-        FROM request_packages rp JOIN packages p ON p.id = rp.package_id JOIN package_status ps ON ps.package_id = p.id
-        ${f.minSeverity || f.sort === 'severity' ? latestScanJoin : sql``}
-        WHERE ${where}
-        ORDER BY ord
-        ${page}
-      )
       SELECT p.id AS package_id, p.name, p.version, p.integrity, p.declared_license, rp.link, rp.dev, rp.optional,
              ps.status, ps.attempts, ps.last_error, ps.rejection_kind, ps.rejection_reason, ps.license_expression,
              ps.license_tier, ps.license_score, ps.license_flags, ps.security_score, ps.scan_state, ps.published_at,
@@ -174,7 +186,9 @@ export async function queryRequestPackages(
                ARRAY(SELECT DISTINCT f->>'id' FROM jsonb_array_elements(s.findings) f
                      WHERE f->>'source' = 'signal' AND f->>'id' IS NOT NULL ORDER BY 1)
              END AS signals
-      FROM page
+      FROM unnest(ARRAY(
+             SELECT rp.package_id FROM request_packages rp ${joins} WHERE ${where} ORDER BY ${order} ${page}
+           )) WITH ORDINALITY AS page(package_id, ord)
       JOIN request_packages rp ON rp.request_id = ${requestId} AND rp.package_id = page.package_id
       JOIN packages p ON p.id = page.package_id
       JOIN package_status ps ON ps.package_id = p.id
