@@ -54,7 +54,7 @@ export async function buildStatusDatabase(
            'https://registry.example.test/p/-/p-1.0.0.tgz', CASE WHEN n % 10 = 0 THEN 'Apache-2.0' ELSE 'MIT' END
     FROM generate_series(1, ${requests * perRequest}) n`.execute(b.db);
   await sql`
-    INSERT INTO request_packages (request_id, package_id, link, dev, optional, name, version)
+    INSERT INTO request_packages (request_id, package_id, link, dev, optional, package_name, package_version)
     SELECT r.id, p.id, 'new', p.id % 3 = 0, false, p.name, p.version
     FROM packages p JOIN requests r ON r.application_name = 'bench-app-' || ((p.id - 1) / ${perRequest} + 1)`.execute(
     b.db,

@@ -97,8 +97,8 @@ export interface RequestPackagesTable {
   dev: boolean;
   optional: boolean;
   /** The package's name and version, copied (they never change) so a request's links are walked by name. */
-  name: string;
-  version: string;
+  package_name: string;
+  package_version: string;
   /** Yarn Berry's checksum of its zip of the package, as the lockfile says; never used to verify the tarball. */
   yarn_checksum: ColumnType<string | null, string | null | undefined, string | null>;
 }

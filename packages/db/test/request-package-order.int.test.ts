@@ -49,7 +49,7 @@ const linkMismatches = async () =>
   (
     await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM request_packages rp JOIN packages p ON p.id = rp.package_id
-      WHERE rp.name IS DISTINCT FROM p.name OR rp.version IS DISTINCT FROM p.version`.execute(t.db)
+      WHERE rp.package_name IS DISTINCT FROM p.name OR rp.package_version IS DISTINCT FROM p.version`.execute(t.db)
   ).rows[0]!.n;
 
 it('gives every link, new or already known, its package name and version', async () => {
@@ -63,7 +63,7 @@ it('fills the links made before the migration', async () => {
   await up(t.db);
   expect(await linkMismatches()).toBe(0);
   const cols = await sql<{ attnotnull: boolean }>`
-    SELECT attnotnull FROM pg_attribute WHERE attrelid = 'request_packages'::regclass AND attname IN ('name', 'version')
+    SELECT attnotnull FROM pg_attribute WHERE attrelid = 'request_packages'::regclass AND attname IN ('package_name', 'package_version')
   `.execute(t.db);
   expect(cols.rows.map((c) => c.attnotnull)).toEqual([true, true]);
 });

@@ -120,7 +120,8 @@ export async function enqueueLockfile(db: DB, input: EnqueueInput): Promise<Enqu
         SELECT * FROM jsonb_to_recordset(${payload}::jsonb)
           AS x(name text, version text, dev boolean, optional boolean, "yarnChecksum" text)
       ), links AS (
-        INSERT INTO request_packages (request_id, package_id, link, dev, optional, yarn_checksum, name, version)
+        INSERT INTO request_packages (request_id, package_id, link, dev, optional, yarn_checksum, package_name,
+                                      package_version)
         SELECT ${requestId}, p.id, CASE WHEN p.id = ANY(${newIds}::bigint[]) THEN 'new' ELSE 'existing' END,
                i.dev, i.optional, i."yarnChecksum", p.name, p.version
         FROM input i JOIN packages p ON p.name = i.name AND p.version = i.version

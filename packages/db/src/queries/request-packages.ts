@@ -73,7 +73,7 @@ const statusOrder = sql.raw(`ARRAY[${[...PIPELINE_ORDER, Status.Rejected].map((s
 function sortKey(sort: RequestPackageSort): RawBuilder<unknown> {
   switch (sort) {
     case 'name':
-      return sql`rp.name`;
+      return sql`rp.package_name`;
     case 'status':
       return sql`array_position(${statusOrder}::text[], ps.status)`;
     case 'license':
@@ -90,7 +90,7 @@ function sortKey(sort: RequestPackageSort): RawBuilder<unknown> {
 /** Conditions on the link alone (request_packages carries the name): no join needed to count or page them. */
 function linkConditions(requestId: number, f: RequestPackageQuery): Array<RawBuilder<unknown>> {
   const conds = [sql`rp.request_id = ${requestId}`];
-  if (f.q) conds.push(sql`strpos(lower(rp.name), ${f.q.toLowerCase()}) > 0`);
+  if (f.q) conds.push(sql`strpos(lower(rp.package_name), ${f.q.toLowerCase()}) > 0`);
   if (f.link) conds.push(sql`rp.link = ${f.link}`);
   return conds;
 }
@@ -169,7 +169,7 @@ export async function queryRequestPackages(
   const joins = joinsFor(f, sort);
   const dir = f.order === 'desc' ? sql`DESC NULLS LAST` : sql`ASC NULLS LAST`;
   // By name ascending the order is the index's, so the page is an index walk.
-  const ties = sql`rp.name, rp.version, rp.package_id`;
+  const ties = sql`rp.package_name, rp.package_version, rp.package_id`;
   const order = sort === 'name' && f.order !== 'desc' ? ties : sql`${sortKey(sort)} ${dir}, ${ties}`;
   const page = f.limit === undefined ? sql`` : sql`LIMIT ${f.limit} OFFSET ${f.offset ?? 0}`;
   const [count, rows] = await Promise.all([

@@ -196,9 +196,9 @@ export async function getRequestProcessing(
   >`
     WITH page AS (
       -- A walk of request_packages_name_idx: the page is chosen before anything is joined.
-      SELECT rp.package_id, rp.name, rp.version FROM request_packages rp
+      SELECT rp.package_id, rp.package_name AS name, rp.package_version AS version FROM request_packages rp
       WHERE rp.request_id = ${requestId}
-      ORDER BY rp.name, rp.version, rp.package_id
+      ORDER BY rp.package_name, rp.package_version, rp.package_id
       ${page ? sql`LIMIT ${page.limit} OFFSET ${page.offset}` : sql``}
     )
     SELECT page.package_id, page.name, page.version, ps.status, ps.attempts, ps.last_error, ps.rejection_kind,
