@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { WORK_STATUSES } from '@spm/db';
 import { startTestRegistry } from '@spm/testkit';
+import { loadConfig } from '@spm/worker';
 import { approveEverything, createUser, type DatabaseFactory } from './db.js';
 import { startApi } from './api.js';
 import { buildCorpus } from './corpus.js';
@@ -45,7 +46,11 @@ export interface B4Result {
   corpusMb: number;
   corpusCached: boolean;
   sizes: { under50k: number; from50kTo500k: number; over500k: number; largestKb: number };
+  /** Packages in flight per worker, all stages (WORKER_MAX_PACKAGES_PER_CYCLE or its default). */
   concurrency: number;
+  /** Of those, the slots of the stages that wait (licence, download, decide, publish) and of the scan. */
+  ioConcurrency: number;
+  cpuConcurrency: number;
   workers: number;
   rounds: number;
   npmCi: NpmCiRun[];
@@ -87,6 +92,19 @@ function mergeTimings(logs: Array<{ stages: StageTiming[]; lines: number; bytes:
   };
 }
 const WORK = WORK_STATUSES as readonly string[];
+
+/** The slots the worker process gives itself with the bench's environment (its own defaults when unset). */
+function workerSlots(concurrency: number | null): { total: number; io: number; cpu: number } {
+  const c = loadConfig(
+    {
+      DATABASE_URL: 'postgres://bench',
+      SOURCE_REGISTRY_URL: 'http://127.0.0.1:9/',
+      ...(concurrency ? { WORKER_MAX_PACKAGES_PER_CYCLE: String(concurrency) } : {}),
+    },
+    { npmRegistry: () => null },
+  );
+  return { total: c.maxPackagesPerCycle, io: c.ioConcurrency, cpu: c.cpuConcurrency };
+}
 
 /**
  * B4: the same lockfile of N real tarballs, from the same loopback registry, gated end to end by the
@@ -182,7 +200,7 @@ export async function benchEndToEnd(
         exitCode = codes.find((c) => c !== 0) ?? 0;
         const logs = await Promise.all(logFiles.map((f) => stageTimings(f)));
         const timings = mergeTimings(logs);
-        const slots = (opts.concurrency ?? 5) * opts.workers;
+        const slots = workerSlots(opts.concurrency).total * opts.workers;
         return {
           ms,
           packages: Object.values(statuses).reduce((a, x) => a + x, 0),
@@ -240,7 +258,9 @@ export async function benchEndToEnd(
         over500k: sizes.filter((s) => s >= 500_000).length,
         largestKb: round(Math.max(...sizes) / 1024),
       },
-      concurrency: opts.concurrency ?? 5,
+      concurrency: workerSlots(opts.concurrency).total,
+      ioConcurrency: workerSlots(opts.concurrency).io,
+      cpuConcurrency: workerSlots(opts.concurrency).cpu,
       workers: opts.workers,
       rounds: opts.rounds,
       npmCi: npm.map((x) => ({ ...x, ms: round(x.ms) })),

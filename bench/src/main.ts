@@ -43,6 +43,7 @@ export function benchConfig(env: Env = process.env) {
     e2e: {
       packages: int('BENCH_E2E_PACKAGES', 800),
       rounds: int('BENCH_E2E_ROUNDS', 2),
+      // Unset: the worker's own defaults (WORKER_IO_CONCURRENCY and WORKER_CPU_CONCURRENCY from the cores).
       concurrency: env.BENCH_E2E_CONCURRENCY ? int('BENCH_E2E_CONCURRENCY', 5) : null,
       workers: int('BENCH_E2E_WORKERS', 1),
     },
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
     ]);
     rows.push([
       '',
-      `gate: ${b4.workers} worker(s) × ${b4.concurrency} slots, all stages`,
+      `gate: ${b4.workers} worker(s) × ${b4.concurrency} slots (I/O ${b4.ioConcurrency}, CPU ${b4.cpuConcurrency}), all stages`,
       `${round(b4.gateMeanMs / 1000, 2)} s (${b4.gatePackagesPerSec} packages/s)`,
     ]);
     rows.push(['', 'ratio gate ÷ npm ci', `${b4.ratio}`]);

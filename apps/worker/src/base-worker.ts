@@ -54,6 +54,18 @@ interface ListenClient {
   release(err?: Error | boolean): void;
 }
 
+/** The scan works the CPU; every other stage mostly waits on the network or the database. */
+const CPU_STAGES: ReadonlySet<string> = new Set(['scan']);
+
+/** The two kinds of stage, each with its checkpoints and its limit of packages in flight. */
+function pools(c: WorkerConfig): Array<{ checkpoints: string[]; limit: number }> {
+  const of = (cpu: boolean) => STAGES.filter((s) => CPU_STAGES.has(s.name) === cpu).map((s) => s.checkpoint);
+  return [
+    { checkpoints: of(true), limit: c.cpuConcurrency },
+    { checkpoints: of(false), limit: c.ioConcurrency },
+  ];
+}
+
 interface InFlight {
   pkg: ClaimedPackage;
   ac: AbortController;
@@ -149,6 +161,8 @@ export abstract class BaseWorker {
       {
         checkpoints: this.checkpoints,
         maxPackagesPerCycle: c.maxPackagesPerCycle,
+        ioConcurrency: c.ioConcurrency,
+        cpuConcurrency: c.cpuConcurrency,
         leaseSeconds: c.leaseSeconds,
         sleepIntervalSeconds: c.sleepIntervalSeconds,
         listen: c.listen,
@@ -215,20 +229,51 @@ export abstract class BaseWorker {
     });
   }
 
+  /**
+   * What to claim now: for each kind of stage (see `pools`) its checkpoints this worker runs and its free
+   * slots, within the free slots of the whole worker. One claim statement per kind that has room.
+   */
+  private claimPlan(): Array<{ checkpoints: string[]; free: number }> {
+    const c = this.config;
+    const total = c.maxPackagesPerCycle - this.inFlight.size;
+    if (total <= 0) return [];
+    // One pool for every stage (the limits do not separate them): one claim, as before the kinds existed.
+    if (c.ioConcurrency >= c.maxPackagesPerCycle && c.cpuConcurrency >= c.maxPackagesPerCycle) {
+      return this.checkpoints.length ? [{ checkpoints: this.checkpoints, free: total }] : [];
+    }
+    const plan: Array<{ checkpoints: string[]; free: number }> = [];
+    let left = total;
+    for (const pool of pools(c)) {
+      const checkpoints = this.checkpoints.filter((cp) => pool.checkpoints.includes(cp));
+      let busy = 0;
+      for (const e of this.inFlight.values()) if (pool.checkpoints.includes(e.pkg.checkpoint)) busy++;
+      const free = Math.min(left, pool.limit - busy);
+      if (free > 0 && checkpoints.length) {
+        plan.push({ checkpoints, free });
+        left -= free;
+      }
+    }
+    return plan;
+  }
+
   private async loop(): Promise<void> {
     let backoff = 0;
     while (this.state === 'running') {
-      const free = this.config.maxPackagesPerCycle - this.inFlight.size;
-      if (free > 0 && this.checkpoints.length > 0) {
+      const plan = this.claimPlan();
+      if (plan.length > 0) {
         this.wakePending = false;
-        let claimed: ClaimedPackage[];
+        let full = false;
         try {
-          claimed = await claimPackages(this.db, {
-            workerId: this.id,
-            limit: free,
-            leaseSeconds: this.config.leaseSeconds,
-            checkpoints: this.checkpoints,
-          });
+          for (const { checkpoints, free } of plan) {
+            const claimed = await claimPackages(this.db, {
+              workerId: this.id,
+              limit: free,
+              leaseSeconds: this.config.leaseSeconds,
+              checkpoints,
+            });
+            for (const pkg of claimed) this.run(pkg);
+            if (claimed.length === free) full = true;
+          }
           if (backoff) this.log.info('database reachable again; claiming resumed');
           backoff = 0;
         } catch (err) {
@@ -238,8 +283,8 @@ export abstract class BaseWorker {
           this.wakePending = false;
           continue;
         }
-        for (const pkg of claimed) this.run(pkg);
-        if (claimed.length === free) continue;
+        // A kind whose free slots were all taken may have more waiting: claim again at once.
+        if (full) continue;
       }
       await this.waitForWake(this.config.sleepIntervalSeconds * 1000);
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { AppError, STAGES, type StageName } from '@spm/db';
 import { DEFAULT_TARBALL_LIMITS, LIMIT_SETTINGS } from '@spm/tarball';
@@ -20,7 +20,12 @@ export interface WorkerConfig {
   };
   workerId: string | null;
   sleepIntervalSeconds: number;
+  /** Packages in flight at once, all stages together (WORKER_MAX_PACKAGES_PER_CYCLE). */
   maxPackagesPerCycle: number;
+  /** Of those, at most this many in the stages that wait on the network and the database (licence, download, decide, publish). */
+  ioConcurrency: number;
+  /** Of those, at most this many in the stage that works the CPU (scan). */
+  cpuConcurrency: number;
   stuckTimeoutMinutes: number;
   maxAttempts: number;
   leaseSeconds: number;
@@ -66,6 +71,24 @@ export function npmConfiguredRegistry(): string | null {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * Slots per kind of stage. The scan works the CPU: one per core keeps every core busy and no more. The other
+ * stages mostly wait (on the source registry, the database, the target registry): several per core keep the
+ * network busy, as npm keeps many sockets open. WORKER_MAX_PACKAGES_PER_CYCLE caps the sum; set alone (as
+ * before these settings existed) it is the one limit for every stage, so an old configuration behaves as it did.
+ */
+function concurrency(
+  r: { number(key: string, def: number, min: number, max?: number): number },
+  env: Env,
+): Pick<WorkerConfig, 'maxPackagesPerCycle' | 'ioConcurrency' | 'cpuConcurrency'> {
+  const cores = availableParallelism();
+  const legacy = (env.WORKER_MAX_PACKAGES_PER_CYCLE ?? '') !== '';
+  const io = r.number('WORKER_IO_CONCURRENCY', legacy ? 1000 : Math.max(8, 4 * cores), 1, 1000);
+  const cpu = r.number('WORKER_CPU_CONCURRENCY', legacy ? 1000 : cores, 1, 1000);
+  const total = r.number('WORKER_MAX_PACKAGES_PER_CYCLE', Math.min(1000, io + cpu), 1, 1000);
+  return { maxPackagesPerCycle: total, ioConcurrency: Math.min(io, total), cpuConcurrency: Math.min(cpu, total) };
+}
 
 /**
  * Reads typed values from the environment, collecting every problem instead of stopping at the first;
@@ -185,7 +208,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     },
     workerId: env.WORKER_ID || null,
     sleepIntervalSeconds: r.number('WORKER_SLEEP_INTERVAL', 10, 0.05, 3600),
-    maxPackagesPerCycle: r.number('WORKER_MAX_PACKAGES_PER_CYCLE', 5, 1, 1000),
+    ...concurrency(r, env),
     stuckTimeoutMinutes: r.number('WORKER_STUCK_TIMEOUT_MINUTES', 30, 0.05, 24 * 60),
     maxAttempts: r.number('WORKER_MAX_ATTEMPTS', 5, 1, 100),
     leaseSeconds: r.number('WORKER_LEASE_SECONDS', 60, 1, 3600),

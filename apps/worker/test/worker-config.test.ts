@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { classify } from '../src/base-worker.js';
 import { loadConfig, loadHealthConfig } from '../src/config.js';
@@ -30,6 +31,29 @@ describe('worker configuration', () => {
     for (const part of ['WORKER_STAGES=licence,approve', 'WORKER_HEARTBEAT_SECONDS=soon', 'WORKER_LEASE_SECONDS=0']) {
       expect(err?.message).toContain(part);
     }
+  });
+
+  it('gives the scan one slot per core and the other stages several, WORKER_MAX_PACKAGES_PER_CYCLE capping the sum', () => {
+    const cores = availableParallelism();
+    expect(loadConfig(base, noNpm)).toMatchObject({
+      cpuConcurrency: cores,
+      ioConcurrency: Math.max(8, 4 * cores),
+      maxPackagesPerCycle: cores + Math.max(8, 4 * cores),
+    });
+    const set = { ...base, WORKER_CPU_CONCURRENCY: '3', WORKER_IO_CONCURRENCY: '12' };
+    expect(loadConfig(set, noNpm)).toMatchObject({ cpuConcurrency: 3, ioConcurrency: 12, maxPackagesPerCycle: 15 });
+    expect(loadConfig({ ...set, WORKER_MAX_PACKAGES_PER_CYCLE: '10' }, noNpm)).toMatchObject({
+      cpuConcurrency: 3,
+      ioConcurrency: 10,
+      maxPackagesPerCycle: 10,
+    });
+    // Set alone, as before the two kinds existed: one limit for every stage.
+    expect(loadConfig({ ...base, WORKER_MAX_PACKAGES_PER_CYCLE: '5' }, noNpm)).toMatchObject({
+      cpuConcurrency: 5,
+      ioConcurrency: 5,
+      maxPackagesPerCycle: 5,
+    });
+    expect(() => loadConfig({ ...base, WORKER_CPU_CONCURRENCY: '0' }, noNpm)).toThrow(/WORKER_CPU_CONCURRENCY=0/);
   });
 
   it('defaults the health limit to three heartbeats', () => {
