@@ -45,7 +45,7 @@ const sbomRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await visibleRequest(request, request.params.id);
+      await visibleRequest(request, request.params.id, { counts: false });
       const bom = await requestBillOfMaterials(app.db, request.params.id);
       if (!bom) {
         throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${request.params.id}.`, { status: 404 });
