@@ -35,3 +35,4 @@ export * from './queries/policy-dry-run.js';
 export * from './queries/policy-reevaluate.js';
 export * from './webhook-address.js';
 export * from './queries/webhooks.js';
+export * from './queries/sbom.js';
