@@ -35,3 +35,7 @@ export * from './queries/policy-dry-run.js';
 export * from './queries/policy-reevaluate.js';
 export * from './webhook-address.js';
 export * from './queries/webhooks.js';
+export * from './queries/advisory-findings.js';
+export * from './queries/advisory-sync-runs.js';
+export * from './queries/quarantine.js';
+export * from './queries/impact.js';

@@ -8,6 +8,7 @@ import * as m0009 from './migrations/0009_priority.js';
 import * as m0010 from './migrations/0010_fair_claim.js';
 import * as m0011 from './migrations/0011_api_tokens.js';
 import * as m0020 from './migrations/0020_webhooks.js';
+import * as m0021 from './migrations/0021_protection.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0010_fair_claim': m0010,
   '0011_api_tokens': m0011,
   '0020_webhooks': m0020,
+  '0021_protection': m0021,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -82,3 +82,11 @@ export function publishBody(opts: {
     },
   };
 }
+
+/** A registry URL as recorded (`published_to`) and logged: without user name or password. */
+export function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
+}
