@@ -248,7 +248,7 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     listen: r.bool('WORKER_LISTEN', true),
     stages: allStages.filter((s) => stages.includes(s)),
     advisories: advisorySettings(r, env, databaseUrl),
-    advisoriesSyncIntervalSeconds: r.duration('ADVISORIES_SYNC_INTERVAL', 60),
+    advisoriesSyncIntervalSeconds: r.duration('ADVISORIES_SYNC_INTERVAL', 1),
   };
   if (config.advisoriesSyncIntervalSeconds !== null && !config.advisories.advisoriesUrl)
     errors.push('ADVISORIES_SYNC_INTERVAL is set but ADVISORIES_URL is not (where should the worker sync from?)');
