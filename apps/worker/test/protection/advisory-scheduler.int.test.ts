@@ -51,7 +51,11 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push(req.headers);
     if (req.headers['if-none-match'] === ETAG) return res.writeHead(304, { etag: ETAG }).end();
-    res.writeHead(200, { 'content-type': 'application/zip', etag: ETAG, 'last-modified': 'Fri, 01 May 2026 00:00:00 GMT' });
+    res.writeHead(200, {
+      'content-type': 'application/zip',
+      etag: ETAG,
+      'last-modified': 'Fri, 01 May 2026 00:00:00 GMT',
+    });
     res.end(exportZip);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -102,7 +106,10 @@ describe('the scheduled advisory sync', () => {
       expect(await s.tick()).toEqual({ kind: 'not_due' });
       await age();
       expect(await s.tick()).toMatchObject({ kind: 'done', outcome: 'not_modified' });
-      expect(seen.at(-1)).toMatchObject({ 'if-none-match': ETAG, 'if-modified-since': 'Fri, 01 May 2026 00:00:00 GMT' });
+      expect(seen.at(-1)).toMatchObject({
+        'if-none-match': ETAG,
+        'if-modified-since': 'Fri, 01 May 2026 00:00:00 GMT',
+      });
       const runs = await lastSyncRuns(t.db);
       expect(runs.last).toMatchObject({ outcome: 'not_modified', http_status: 304, etag: ETAG });
       expect(runs.lastOk!.id).toBe(runs.last!.id);
@@ -136,7 +143,11 @@ describe('the scheduled advisory sync', () => {
       expect(await s.tick()).toMatchObject({ kind: 'done', outcome: 'failed' });
       const runs = await t.db.selectFrom('advisory_sync_runs').selectAll().orderBy('id', 'desc').limit(2).execute();
       expect(runs[0]).toMatchObject({ outcome: 'failed', error: expect.stringContaining('ADVISORIES_MAX_BYTES=100') });
-      expect(runs[1]).toMatchObject({ worker_id: 'dead', outcome: 'failed', error: 'the worker stopped during the run' });
+      expect(runs[1]).toMatchObject({
+        worker_id: 'dead',
+        outcome: 'failed',
+        error: 'the worker stopped during the run',
+      });
     } finally {
       await s.stop();
     }

@@ -47,7 +47,11 @@ async function addVersion(db: DB, name: string, version: string, status = 'Publi
   return id;
 }
 
-function advisory(id: string, name: string, over: Partial<AdvisoryInput> & { ranges?: OsvRange[]; versions?: string[] }) {
+function advisory(
+  id: string,
+  name: string,
+  over: Partial<AdvisoryInput> & { ranges?: OsvRange[]; versions?: string[] },
+) {
   return {
     id,
     modified: over.modified ?? new Date('2026-01-01T00:00:00Z'),
