@@ -91,9 +91,7 @@ export async function benchReevaluation(
         cvssVector: null,
         malware: r() < 0.05,
         raw: { id },
-        affected: [
-          { packageName: name, ranges, versions: r() < 0.2 ? [ver(5), '1.3.0'] : [], fixedVersions: [] },
-        ],
+        affected: [{ packageName: name, ranges, versions: r() < 0.2 ? [ver(5), '1.3.0'] : [], fixedVersions: [] }],
       };
     };
     const background = Array.from({ length: opts.background }, (_, i) =>
@@ -128,8 +126,12 @@ export async function benchReevaluation(
     const firstRunMs = performance.now() - t0;
     opts.log(`  first run: ${round(firstRunMs, 0)} ms, ${res.matched} matches, ${res.quarantined} quarantined`);
 
-    const again = (await upsertAdvisories(db, first.map((a) => ({ ...a, modified: new Date('2026-03-01') }))))
-      .written;
+    const again = (
+      await upsertAdvisories(
+        db,
+        first.map((a) => ({ ...a, modified: new Date('2026-03-01') })),
+      )
+    ).written;
     t0 = performance.now();
     const res2 = await reevaluateAdvisories(db, again, { quarantineSeverities: q });
     const rerunMs = performance.now() - t0;
