@@ -220,6 +220,10 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     await vulns.getByText('< 2.1.0').waitFor();
     await vulns.getByText('CVE-2025-0042', { exact: true }).waitFor();
     await page.getByText('against the lockfile and the source registry').waitFor();
+    // How the policy decided: held by the rule for serious vulnerabilities, of the default policy.
+    const decision = page.getByRole('region', { name: 'Policy decision' });
+    await decision.getByText('serious-vulnerability').first().waitFor();
+    await decision.getByText('Rules that matched').waitFor();
     await page.getByRole('region', { name: 'History' }).getByText('Pending Approval').first().waitFor();
     await page.getByRole('region', { name: 'Included in' }).getByRole('link', { name: 'storefront@4.2.0' }).waitFor();
     await checkAccessibility(page, 'package report (vulnerability)');
@@ -353,6 +357,77 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     await page.getByRole('region', { name: 'Stage timings', exact: true }).getByText('Download').waitFor();
     await checkAccessibility(page, 'operations');
     await photograph(page, 'operations');
+  });
+
+  it('an admin reads the approval policy, dry-runs a change and saves it as a new version', async () => {
+    const page = await signIn('admin');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('heading', { name: 'Approval policy' }).waitFor();
+    const rules = page.getByRole('region', { name: 'Rules in force' });
+    await rules.getByText('serious-vulnerability').waitFor();
+    await page.getByText('Edit the rules as JSON').click();
+    const editor = page.getByLabel('Policy (JSON)');
+    // Not JSON: said at once, nothing sent.
+    await editor.fill('{ "rules": [');
+    await page.getByText(/Not valid JSON/).waitFor();
+    expect(await page.getByRole('button', { name: 'Dry run' }).isDisabled()).toBe(true);
+    // Medium vulnerabilities now hold too: a new first rule.
+    const current = (await stack.tdb.db
+      .selectFrom('policy_versions')
+      .select(['version', 'document'])
+      .orderBy('version', 'desc')
+      .executeTakeFirstOrThrow()) as { version: number; document: { rules: unknown[] } };
+    const draft = {
+      ...current.document,
+      rules: [
+        { id: 'medium-vulnerability', action: 'hold', when: { severity_at_least: 'medium' } },
+        ...current.document.rules,
+      ],
+    };
+    await editor.fill(JSON.stringify(draft, null, 2));
+    await page.getByLabel('Why it changes').fill('hold medium vulnerabilities too');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByRole('heading', { name: 'What this draft would do' }).waitFor();
+    await checkAccessibility(page, 'policy');
+    await photograph(page, 'policy');
+    await page.getByRole('button', { name: `Save as version ${current.version + 1}` }).click();
+    await page.getByText(`Version ${current.version + 1} is in force`).waitFor();
+    await page.getByRole('heading', { name: `Version ${current.version + 1}, in force` }).waitFor();
+    const saved = await stack.tdb.db
+      .selectFrom('policy_versions')
+      .select(['version', 'comment'])
+      .orderBy('version', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(saved).toEqual({ version: current.version + 1, comment: 'hold medium vulnerabilities too' });
+    // A requester has no policy page, and the API refuses them too.
+    const user = await signIn('user');
+    expect(await user.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policy' }).count()).toBe(0);
+    expect(await apiStatus(user, '/api/admin/policy')).toBe(403);
+  });
+
+  it('a requester makes an API token, sees its secret once, uses it, and revokes it', async () => {
+    const page = await signIn('user');
+    await page.getByRole('link', { name: 'API tokens' }).click();
+    await page.getByRole('heading', { name: 'API tokens', exact: true }).waitFor();
+    await page.getByText('You have no live API token.').waitFor();
+    await page.getByLabel('Name').fill('storefront CI');
+    await page.getByLabel('Install from the registry').check();
+    await page.getByRole('button', { name: 'Make token' }).click();
+    const secret = await page.getByLabel('Secret').inputValue();
+    expect(secret).toMatch(/^spm_/);
+    const table = page.getByRole('region', { name: 'Your API tokens' });
+    await table.getByRole('cell', { name: 'storefront CI', exact: true }).waitFor();
+    await checkAccessibility(page, 'API tokens');
+    await photograph(page, 'tokens');
+    const asToken = () =>
+      fetch(`${stack.url}/api/packages/requests`, { headers: { authorization: `Bearer ${secret}` } });
+    expect((await asToken()).status).toBe(200);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    expect(await page.getByLabel('Secret').count()).toBe(0);
+    await table.getByRole('button', { name: 'Revoke storefront CI' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('storefront CI was revoked').waitFor();
+    expect((await asToken()).status).toBe(401);
   });
 
   it('signing out ends the session: the cookies go and every page asks to sign in', async () => {

@@ -32,8 +32,11 @@ export interface RequestToken {
  */
 export type Access = 'public' | Role;
 
-/** The API token scope a route accepts, or false when API tokens may not be used there (a session is needed). */
-export type TokenScope = ApiTokenScope | false;
+/**
+ * The API token scope a route accepts, false when API tokens may not be used there (a session is needed),
+ * or 'any' for the one route where a token acts on itself whatever its scopes (revoking itself).
+ */
+export type TokenScope = ApiTokenScope | false | 'any';
 
 declare module 'fastify' {
   interface FastifyInstance {

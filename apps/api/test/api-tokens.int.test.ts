@@ -163,6 +163,25 @@ describe('using a token', () => {
     }
   });
 
+  it('may revoke itself (DELETE /api/auth/tokens/current) whatever its scopes, and nothing else', async () => {
+    const mine = await newToken(['registry']);
+    const other = await newToken(['read']);
+    const del = (auth: string) =>
+      t.app.inject({ method: 'DELETE', url: '/api/auth/tokens/current', headers: bearer(auth) });
+    const res = await del(mine.token);
+    expect(res.statusCode, res.body).toBe(204);
+    expect((await get('/api/auth/me', mine.token)).json().error.code).toBe('ERR_TOKEN_REVOKED');
+    expect((await get('/api/auth/me', other.token)).statusCode).toBe(200);
+    expect((await del(mine.token)).json().error.code).toBe('ERR_TOKEN_REVOKED');
+    // A session is not an API token: it ends with POST /api/auth/logout.
+    const session = await del(ownerSession);
+    expect(session.statusCode).toBe(400);
+    expect(session.json().error.code).toBe('ERR_NOT_API_TOKEN');
+    const audit = await sql<{ target_id: string }>`
+      SELECT target_id FROM audit_log WHERE action = 'token.revoke' AND details->>'by' = 'itself'`.execute(t.db);
+    expect(audit.rows.map((r) => Number(r.target_id))).toEqual([mine.id]);
+  });
+
   it('is refused when expired, forged or unknown', async () => {
     const { id, token } = await newToken(['read']);
     await t.db

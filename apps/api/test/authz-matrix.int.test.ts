@@ -17,8 +17,10 @@ interface RouteCase {
   payload?: () => unknown;
   /** The route ends the token it is called with (logout): each call gets a token of its own. */
   endsToken?: boolean;
-  /** The API token scope the route accepts (default: read for GET, none for other methods). */
-  scope?: ApiTokenScope;
+  /** The API token scope the route accepts (default: read for GET, none for other methods; any: every token). */
+  scope?: ApiTokenScope | 'any';
+  /** The status an API token gets where it differs from a session's (`ok`). */
+  okWithApiToken?: number;
 }
 
 let t: TestApp;
@@ -54,6 +56,17 @@ const routes: RouteCase[] = [
   },
   { method: 'POST', path: '/api/auth/logout', url: () => '/api/auth/logout', min: 'user', ok: 204, endsToken: true },
   { method: 'GET', path: '/api/auth/me', url: () => '/api/auth/me', min: 'user', ok: 200 },
+  {
+    // Revokes the API token it is sent with; a session is told to log out instead.
+    method: 'DELETE',
+    path: '/api/auth/tokens/current',
+    url: () => '/api/auth/tokens/current',
+    min: 'user',
+    ok: 400,
+    okWithApiToken: 204,
+    endsToken: true,
+    scope: 'any',
+  },
   {
     method: 'POST',
     path: '/api/auth/tokens/',
@@ -470,13 +483,13 @@ describe.each(routes)('$method $path', (route) => {
 });
 
 /** The scope an API token needs for the route, or null when API tokens are refused there. */
-const scopeOf = (route: RouteCase): ApiTokenScope | null =>
+const scopeOf = (route: RouteCase): ApiTokenScope | 'any' | null =>
   'scope' in route ? (route.scope ?? null) : route.method === 'GET' ? 'read' : null;
 
 const SCOPE_SETS: ApiTokenScope[][] = [['read'], ['submit'], ['registry'], ['submit', 'read', 'registry']];
 const apiTokens = new Map<string, string>();
-const apiToken = async (role: 'user' | 'admin', scopes: ApiTokenScope[]) => {
-  const key = `${role}:${scopes.join('+')}`;
+const apiToken = async (role: 'user' | 'admin', scopes: ApiTokenScope[], fresh = false) => {
+  const key = fresh ? `${role}:${scopes.join('+')}:${++counter}` : `${role}:${scopes.join('+')}`;
   let token = apiTokens.get(key);
   if (!token) {
     token = (
@@ -501,25 +514,27 @@ describe.each(routes)('API tokens: $method $path', (route) => {
       ...(route.payload ? { payload: route.payload() as Record<string, unknown> } : {}),
     });
   const needed = scopeOf(route);
+  const ok = route.okWithApiToken ?? route.ok;
+  const fresh = Boolean(route.endsToken);
 
   for (const scopes of SCOPE_SETS) {
-    const fits = route.min === 'public' || (needed !== null && scopes.includes(needed));
-    it(`an admin's token with ${scopes.join(', ')}: ${fits ? route.ok : '403 ERR_TOKEN_SCOPE'}`, async () => {
-      const r = await call(await apiToken('admin', scopes));
-      expect(r.statusCode, r.body).toBe(fits ? route.ok : 403);
+    const fits = route.min === 'public' || needed === 'any' || (needed !== null && scopes.includes(needed));
+    it(`an admin's token with ${scopes.join(', ')}: ${fits ? ok : '403 ERR_TOKEN_SCOPE'}`, async () => {
+      const r = await call(await apiToken('admin', scopes, fresh));
+      expect(r.statusCode, r.body).toBe(fits ? ok : 403);
       if (!fits) expect(r.json().error.code).toBe('ERR_TOKEN_SCOPE');
     });
   }
 
   it("a plain user's token with every scope keeps the user's role", async () => {
-    const r = await call(await apiToken('user', ['submit', 'read', 'registry']));
-    if (route.min === 'public') return expect(r.statusCode).toBe(route.ok);
+    const r = await call(await apiToken('user', ['submit', 'read', 'registry'], fresh));
+    if (route.min === 'public') return expect(r.statusCode).toBe(ok);
     if (needed === null) {
       expect(r.statusCode).toBe(403);
       return expect(r.json().error.code).toBe('ERR_TOKEN_SCOPE');
     }
     const allowed = RANK.user >= RANK[route.min];
-    expect(r.statusCode, r.body).toBe(allowed ? route.ok : 403);
+    expect(r.statusCode, r.body).toBe(allowed ? ok : 403);
     if (!allowed) expect(r.json().error.code).toBe('ERR_FORBIDDEN');
   });
 });

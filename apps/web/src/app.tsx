@@ -10,6 +10,7 @@ import { RequestPage } from './pages/request';
 import { PackagePage } from './pages/package';
 import { ApprovalsPage } from './pages/approvals';
 import { NotFoundPage } from './pages/not-found';
+import { TokensPage } from './pages/tokens';
 import { ADMIN_PAGES } from './pages/admin';
 
 /** Where to go after signing in: the page that sent the visitor to sign in, else the requests. */
@@ -40,6 +41,7 @@ export function App() {
         <Route path="/requests" element={<RequestsPage />} />
         <Route path="/requests/:id" element={<RequestPage />} />
         <Route path="/packages/:id" element={<PackagePage />} />
+        <Route path="/account/tokens" element={<TokensPage />} />
         <Route
           path="/approvals"
           element={

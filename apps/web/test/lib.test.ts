@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALL_STATUSES } from '@spm/db/vocabulary';
 import { csrfToken, qs } from '../src/api/client';
 import { describeLockfile } from '../src/pages/submit';
+import { describeConditions } from '../src/pages/admin/policy';
 import { readFindings, safeUrl, splitFindings } from '../src/lib/findings';
 import { bytes, duration, relativeTime } from '../src/lib/format';
 import { describeLicenseFlag, groupCounts, statusesOf, statusGroup, statusLook } from '../src/lib/status';
@@ -114,5 +115,16 @@ describe('lockfile names', () => {
     expect(describeLockfile('yarn-classic', 1)).toBe('yarn.lock (Yarn 1), version 1');
     expect(describeLockfile('pnpm', 9)).toBe('pnpm-lock.yaml (6.x or 9.x), version 9');
     expect(describeLockfile('bun', 1)).toBe('bun, version 1');
+  });
+});
+
+describe('policy rules as a person reads them', () => {
+  it('says each condition in words, alternatives joined by "or"', () => {
+    expect(describeConditions(undefined)).toBe('every package');
+    expect(describeConditions({})).toBe('every package');
+    expect(describeConditions({ severity_at_least: 'high', license_tier: ['avoid', 'unknown'] })).toBe(
+      'severity at least: high; license tier: avoid or unknown',
+    );
+    expect(describeConditions({ malware: true })).toBe('malware: true');
   });
 });

@@ -16,8 +16,10 @@ import { CliError, EXIT, usageError } from './errors.js';
 export const HELP = `spm ${VERSION}: the Secure Package Manager's command-line client
 
 Usage:
-  spm login [--url URL] [--username NAME] [--password-stdin | --token TOKEN]
-  spm logout
+  spm login [--url URL] [--username NAME] [--password-stdin] [--scopes submit,read,registry] [--days N]
+  spm login --session [--url URL] [--username NAME] [--password-stdin]     (for approve and reject)
+  spm login --token TOKEN [--url URL]
+  spm logout                    ends the stored token on the server and forgets it
   spm submit [LOCKFILE] [--wait] [--timeout S] [--fail-on rejected,pending] [--sarif FILE]
              [--name APP] [--app-version V] [--priority urgent|high|normal|low]
   spm status REQUEST [--wait] [--timeout S] [--fail-on ...] [--sarif FILE]
@@ -51,6 +53,9 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v', default: false },
   username: { type: 'string' },
   'password-stdin': { type: 'boolean', default: false },
+  session: { type: 'boolean', default: false },
+  scopes: { type: 'string' },
+  days: { type: 'string' },
   wait: { type: 'boolean', default: false },
   timeout: { type: 'string' },
   interval: { type: 'string' },
@@ -65,7 +70,7 @@ const OPTIONS = {
 
 /** Which options each command takes, beyond --url, --token, --json and --help. */
 const ACCEPTS: Record<string, readonly string[]> = {
-  login: ['username', 'password-stdin'],
+  login: ['username', 'password-stdin', 'session', 'scopes', 'days'],
   logout: [],
   submit: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all', 'name', 'app-version', 'priority'],
   status: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all'],
@@ -122,7 +127,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'login':
       extra(0);
-      return login(io, common, { username: values.username, passwordStdin: values['password-stdin'] });
+      return login(io, common, {
+        username: values.username,
+        passwordStdin: values['password-stdin'],
+        session: values.session,
+        scopes: values.scopes,
+        days: values.days,
+      });
     case 'logout':
       extra(0);
       return logout(io, common);

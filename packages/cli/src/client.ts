@@ -50,7 +50,10 @@ export class ApiClient {
     } catch (err) {
       throw connectionError(this.url, err);
     }
-    if (res.status === 304) return { status: 304, body: undefined as T, etag: res.headers.get('etag') };
+    if (res.status === 304 || res.status === 204) {
+      await res.body?.cancel().catch(() => undefined);
+      return { status: res.status, body: undefined as T, etag: res.headers.get('etag') };
+    }
     const text = await res.text().catch((err: unknown) => {
       throw connectionError(this.url, err);
     });
@@ -90,12 +93,14 @@ function httpError(status: number, body: ApiErrorBody | undefined, text: string)
   const hint =
     status === 401
       ? 'The token is missing, expired or revoked: run `spm login` or set a fresh SPM_TOKEN.'
-      : status === 403
-        ? 'Your account is not allowed to do this.'
-        : status === 429
-          ? 'Too many requests: try again later.'
-          : status >= 500
-            ? 'The server failed; try again, and tell its operators if it persists.'
-            : undefined;
+      : code === 'ERR_TOKEN_SCOPE'
+        ? 'API tokens cannot approve, reject or change settings (a leaked CI token must not): run `spm login --session`.'
+        : status === 403
+          ? 'Your account is not allowed to do this.'
+          : status === 429
+            ? 'Too many requests: try again later.'
+            : status >= 500
+              ? 'The server failed; try again, and tell its operators if it persists.'
+              : undefined;
   return new CliError(message, code, hint);
 }

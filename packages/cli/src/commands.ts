@@ -1,8 +1,16 @@
 import { readFile, writeFile, access } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from './client.js';
-import { normaliseUrl, readStoredConfig, removeStoredToken, resolveConnection, writeStoredConfig } from './config.js';
+import {
+  normaliseUrl,
+  readStoredConfig,
+  removeStoredToken,
+  resolveConnection,
+  writeStoredConfig,
+  type StoredConfig,
+} from './config.js';
 import { CliError, EXIT, usageError } from './errors.js';
 import { decide, fetchPackages, parseFailOn, type FailOn } from './outcome.js';
 import { progressOutput, type Writable } from './progress.js';
@@ -45,46 +53,173 @@ function printJson(io: Io, value: unknown): void {
 
 // ---------------------------------------------------------------------------------------------- login
 
-export async function login(
-  io: Io,
-  common: Common,
-  opts: { username?: string; passwordStdin: boolean },
-): Promise<number> {
+export interface LoginOptions {
+  username?: string;
+  passwordStdin: boolean;
+  /** Keep the password sign-in's session (for `spm approve|reject`) instead of minting an API token. */
+  session: boolean;
+  /** The API token's scopes (default submit,read) and lifetime in days (default: the server's). */
+  scopes?: string;
+  days?: string;
+}
+
+const LOGIN_SCOPES = ['submit', 'read', 'registry'] as const;
+
+function parseScopes(raw: string | undefined): string[] {
+  if (raw === undefined) return ['submit', 'read'];
+  const scopes = [...new Set(raw.split(',').map((s) => s.trim()))].filter(Boolean);
+  const bad = scopes.find((s) => !(LOGIN_SCOPES as readonly string[]).includes(s));
+  if (bad !== undefined || scopes.length === 0) {
+    throw usageError(`--scopes takes a comma-separated list of ${LOGIN_SCOPES.join(', ')}, not "${raw}".`);
+  }
+  return scopes;
+}
+
+function parseDays(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--days takes a whole number of days (1 or more), not "${raw}".`);
+  return n;
+}
+
+/**
+ * `spm login`: signs in with a password and stores an API token made for this machine (scopes submit
+ * and read unless --scopes says otherwise), ending the password session at once; a CI job would rather
+ * set SPM_TOKEN. `--session` keeps the session instead: approving and rejecting need one, because the
+ * server refuses API tokens there (a leaked CI token must not approve). `--token` stores a given token.
+ */
+export async function login(io: Io, common: Common, opts: LoginOptions): Promise<number> {
   const stored = await readStoredConfig(io.env);
   const rawUrl = common.url || io.env.SPM_URL || stored.url;
   if (!rawUrl) throw usageError('spm login needs the server: --url <server> (or SPM_URL).');
-  const url = normaliseUrl(rawUrl);
-  let token = common.token;
-  let username: string | undefined;
-  const api = new ApiClient({ url, token });
-  if (token) {
-    const me = await api.get<{ user?: { username?: string }; username?: string }>('/api/auth/me');
-    username = me.user?.username ?? me.username;
-  } else {
-    username = opts.username ?? (io.prompt ? await io.prompt('Username: ', false) : undefined);
-    if (!username) throw usageError('Give --username (and --password-stdin when there is no terminal).');
-    let password: string | undefined;
-    if (opts.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
-    else if (io.prompt) password = await io.prompt('Password: ', true);
-    if (!password) throw usageError('No password: use --password-stdin when there is no terminal.');
-    const res = await api.request<{ token: string; user: { username: string } }>('POST', '/api/auth/login', {
-      body: JSON.stringify({ username, password }),
-      contentType: 'application/json',
-      auth: false,
-    });
-    token = res.body.token;
-    username = res.body.user.username;
+  if (common.token && (opts.session || opts.scopes || opts.days)) {
+    throw usageError('--token stores the token given; --session, --scopes and --days are for a password sign-in.');
   }
-  const file = await writeStoredConfig(io.env, { url, token, username });
-  if (common.json) printJson(io, { url, username, config: file });
-  else print(io, `Logged in to ${url} as ${username}; the token is in ${file} (readable by you only).`);
+  if (opts.session && (opts.scopes || opts.days)) {
+    throw usageError('--scopes and --days describe an API token; --session keeps a session instead.');
+  }
+  const scopes = parseScopes(opts.scopes);
+  const days = parseDays(opts.days);
+  const url = normaliseUrl(rawUrl);
+  let config: StoredConfig;
+  if (common.token) {
+    const api = new ApiClient({ url, token: common.token });
+    const me = await api.get<{ user?: { username?: string }; username?: string }>('/api/auth/me');
+    config = {
+      url,
+      token: common.token,
+      username: me.user?.username ?? me.username,
+      kind: common.token.startsWith('spm_') ? 'api-token' : 'session',
+    };
+  } else {
+    const session = await passwordSignIn(io, url, opts);
+    if (opts.session) {
+      config = { url, token: session.token, username: session.username, kind: 'session', expiresAt: session.expiresAt };
+    } else {
+      const api = new ApiClient({ url, token: session.token });
+      try {
+        const made = await api.post<{ token: string; expires_at: string; scopes: string[] }>('/api/auth/tokens', {
+          name: `spm login on ${hostname()}`.slice(0, 100),
+          scopes,
+          ...(days === undefined ? {} : { expires_in_days: days }),
+        });
+        config = { url, token: made.token, username: session.username, kind: 'api-token', expiresAt: made.expires_at };
+      } finally {
+        // The session was only needed to make the token: end it so no second credential lingers.
+        await api.request('POST', '/api/auth/logout').catch(() => undefined);
+      }
+    }
+  }
+  const file = await writeStoredConfig(io.env, config);
+  if (common.json) {
+    printJson(io, {
+      url,
+      username: config.username,
+      kind: config.kind,
+      expires_at: config.expiresAt ?? null,
+      config: file,
+    });
+  } else {
+    const what = config.kind === 'session' ? 'a session' : 'an API token';
+    const until = config.expiresAt ? ` until ${config.expiresAt}` : '';
+    print(io, `Logged in to ${url} as ${config.username}: ${what}${until} is in ${file} (readable by you only).`);
+    if (config.kind === 'api-token' && !opts.session && !common.token) {
+      print(io, `Its scopes: ${scopes.join(', ')}. Approving needs \`spm login --session\`.`);
+    }
+  }
   return EXIT.allowed;
 }
 
+async function passwordSignIn(
+  io: Io,
+  url: string,
+  opts: LoginOptions,
+): Promise<{ token: string; username: string; expiresAt: string | undefined }> {
+  const username = opts.username ?? (io.prompt ? await io.prompt('Username: ', false) : undefined);
+  if (!username) throw usageError('Give --username (and --password-stdin when there is no terminal).');
+  let password: string | undefined;
+  if (opts.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
+  else if (io.prompt) password = await io.prompt('Password: ', true);
+  if (!password) throw usageError('No password: use --password-stdin when there is no terminal.');
+  const res = await new ApiClient({ url, token: undefined }).request<{
+    token: string;
+    expires_in: string | number;
+    user: { username: string };
+  }>('POST', '/api/auth/login', {
+    body: JSON.stringify({ username, password }),
+    contentType: 'application/json',
+    auth: false,
+  });
+  return { token: res.body.token, username: res.body.user.username, expiresAt: jwtExpiry(res.body.token) };
+}
+
+/** The `exp` of a session token (a JWT), as ISO 8601; undefined when it cannot be read. */
+function jwtExpiry(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `spm logout`: ends the stored token on the server (an API token revokes itself; a session logs out),
+ * then forgets it. When the server cannot be reached the token is still forgotten, and the answer says
+ * it stays valid until it expires or is revoked elsewhere.
+ */
 export async function logout(io: Io, common: Common): Promise<number> {
+  const stored = await readStoredConfig(io.env);
+  let ended: boolean | string = false;
+  if (stored.token && stored.url) {
+    const api = new ApiClient({ url: normaliseUrl(stored.url), token: stored.token });
+    const apiToken = stored.kind === 'api-token' || stored.token.startsWith('spm_');
+    try {
+      if (apiToken) await api.request('DELETE', '/api/auth/tokens/current');
+      else await api.request('POST', '/api/auth/logout');
+      ended = true;
+    } catch (err) {
+      // Already expired or revoked is as good as ended; anything else is said.
+      const code = (err as CliError).code;
+      ended =
+        code === 'ERR_TOKEN_REVOKED' || code === 'ERR_TOKEN_EXPIRED' || code === 'ERR_UNAUTHORIZED'
+          ? true
+          : String((err as Error).message);
+    }
+  }
   const file = await removeStoredToken(io.env);
-  if (common.json) printJson(io, { removed: Boolean(file) });
-  else print(io, file ? `Removed the token from ${file}.` : 'No stored token.');
+  if (common.json) printJson(io, { removed: Boolean(file), ended_on_server: ended === true });
+  else if (!file) print(io, 'No stored token.');
+  else if (ended === true) print(io, `Ended the token on the server and removed it from ${file}.`);
+  else {
+    print(io, `Removed the token from ${file}, but the server could not end it (${ended}).`);
+    print(
+      io,
+      `It works until it expires${stored.expiresAt ? ` (${stored.expiresAt})` : ''} or is revoked in the web app.`,
+    );
+  }
   return EXIT.allowed;
 }
 

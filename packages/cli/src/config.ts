@@ -13,6 +13,10 @@ export interface StoredConfig {
   url?: string;
   token?: string;
   username?: string;
+  /** What the token is: an API token (`spm login`, the default) or a session (`spm login --session`). */
+  kind?: 'api-token' | 'session';
+  /** When the token stops working (ISO 8601), as the server said. */
+  expiresAt?: string;
 }
 
 export interface Connection {
@@ -43,6 +47,8 @@ export async function readStoredConfig(env: NodeJS.ProcessEnv): Promise<StoredCo
       url: typeof c.url === 'string' ? c.url : undefined,
       token: typeof c.token === 'string' ? c.token : undefined,
       username: typeof c.username === 'string' ? c.username : undefined,
+      kind: c.kind === 'api-token' || c.kind === 'session' ? c.kind : undefined,
+      expiresAt: typeof c.expiresAt === 'string' ? c.expiresAt : undefined,
     };
   } catch (err) {
     throw new CliError(`${file} is not valid: ${(err as Error).message}`, 'ERR_CONFIG', 'Run `spm login` again.');
@@ -61,7 +67,7 @@ export async function writeStoredConfig(env: NodeJS.ProcessEnv, config: StoredCo
 export async function removeStoredToken(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const stored = await readStoredConfig(env);
   if (!stored.token) return undefined;
-  const { token: _dropped, ...rest } = stored;
+  const { token: _dropped, kind: _kind, expiresAt: _expires, ...rest } = stored;
   if (Object.keys(rest).length === 0) await rm(configPath(env), { force: true });
   else await writeStoredConfig(env, rest);
   return configPath(env);

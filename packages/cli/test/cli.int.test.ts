@@ -117,30 +117,91 @@ describe('spm, the command-line client', () => {
     expect(help.stdout).toContain('Exit codes:');
   });
 
-  it('logs in with a password on stdin and keeps the token for its owner only', async () => {
+  it('logs in with a password on stdin, stores an API token for its owner only, and logout revokes it', async () => {
     const res = await run(['login', '--url', stack.url, '--username', USERS.user, '--password-stdin'], {
       input: `${PASSWORD}\n`,
     });
     expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('an API token until');
     const file = join(home, '.config/spm/config.json');
-    const stored = JSON.parse(await readFile(file, 'utf8')) as { url: string; token: string; username: string };
-    expect(stored).toMatchObject({ url: stack.url, username: USERS.user });
-    expect(stored.token.length).toBeGreaterThan(20);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    expect(stored).toMatchObject({ url: stack.url, username: USERS.user, kind: 'api-token' });
+    expect(stored.token).toMatch(/^spm_/);
+    expect(Date.parse(stored.expiresAt!)).toBeGreaterThan(Date.now() + 80 * 86_400_000);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const me = (token: string) => fetch(`${stack.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await me(stored.token!)).status).toBe(200);
 
     const wrong = await run(['login', '--url', stack.url, '--username', USERS.user, '--password-stdin'], {
       input: 'not-the-password\n',
     });
     expect(wrong.code).toBe(3);
     expect(wrong.stderr).toContain('(ERR_');
+    const badScope = await run(['login', '--url', stack.url, '--scopes', 'submit,approve', '--username', 'x']);
+    expect(badScope.code).toBe(3);
+    expect(badScope.stderr).toContain('ERR_USAGE');
 
     // The stored login is used when SPM_URL/SPM_TOKEN are not set: request 999 is someone's 404, not a 401.
     const missing = await run(['status', '999']);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('ERR_REQUEST_NOT_FOUND');
+    // An API token cannot approve, and the message says what to do instead.
+    const approve = await run(['approve', '1']);
+    expect(approve.code).toBe(3);
+    expect(approve.stderr).toContain('ERR_TOKEN_SCOPE');
+    expect(approve.stderr).toContain('spm login --session');
 
-    expect((await run(['logout'])).code).toBe(0);
+    const out = await run(['logout']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('Ended the token on the server');
     expect(JSON.parse(await readFile(file, 'utf8')).token).toBeUndefined();
+    const revoked = await me(stored.token!);
+    expect(revoked.status).toBe(401);
+    expect(((await revoked.json()) as { error: { code: string } }).error.code).toBe('ERR_TOKEN_REVOKED');
+
+    // The password session used to make the token was ended at once: only the logins' audit remains.
+    const events = await stack.tdb.db
+      .selectFrom('audit_log')
+      .select('action')
+      .where(
+        'actor_id',
+        '=',
+        (
+          await stack.tdb.db
+            .selectFrom('users')
+            .select('id')
+            .where('username', '=', USERS.user)
+            .executeTakeFirstOrThrow()
+        ).id,
+      )
+      .where('action', 'in', ['auth.login', 'token.create', 'auth.logout', 'token.revoke'])
+      .orderBy('id')
+      .execute();
+    expect(events.map((e) => e.action).slice(-4)).toEqual([
+      'auth.login',
+      'token.create',
+      'auth.logout',
+      'token.revoke',
+    ]);
+  });
+
+  it('keeps a session with --session (what approving needs), and logout ends it', async () => {
+    const res = await run(
+      ['login', '--session', '--url', stack.url, '--username', USERS.approver, '--password-stdin'],
+      {
+        input: `${PASSWORD}\n`,
+      },
+    );
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('a session until');
+    const file = join(home, '.config/spm/config.json');
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    expect(stored).toMatchObject({ username: USERS.approver, kind: 'session' });
+    expect(stored.token).not.toMatch(/^spm_/);
+    const me = (token: string) => fetch(`${stack.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await me(stored.token!)).status).toBe(200);
+    expect((await run(['logout'])).code).toBe(0);
+    expect((await me(stored.token!)).status).toBe(401);
   });
 
   let requestId: number;

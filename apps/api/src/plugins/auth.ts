@@ -97,7 +97,7 @@ export default fp(
           { status: 403 },
         );
       }
-      if (!caller.scopes.includes(scope)) {
+      if (scope !== 'any' && !caller.scopes.includes(scope)) {
         throw new AppError(
           'ERR_TOKEN_SCOPE',
           `This API token lacks the ${scope} scope (it has ${caller.scopes.join(', ')}).`,

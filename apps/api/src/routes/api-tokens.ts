@@ -114,6 +114,36 @@ const apiTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.delete(
+    '/current',
+    {
+      config: { access: 'user' as const, tokenScope: 'any' as const },
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke the API token this request is sent with (what `spm logout` does)',
+        description:
+          'Any API token may end itself, whatever its scopes; nothing else about tokens is open to a token. ' +
+          'A session is refused here: sessions end with POST /api/auth/logout.',
+        security,
+        response: { 204: Type.Null({ description: 'Revoked' }), ...authErrors(400) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.apiToken) {
+        throw new AppError(
+          'ERR_NOT_API_TOKEN',
+          'This request is not sent with an API token: to end a session, POST /api/auth/logout.',
+          {
+            status: 400,
+          },
+        );
+      }
+      await revokeApiToken(app.db, request.user.id, request.apiToken.id);
+      await audit(request, 'token.revoke', { type: 'api_token', id: request.apiToken.id }, { by: 'itself' });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
     '/:id',
     {
       config,

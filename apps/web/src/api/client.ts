@@ -23,7 +23,7 @@ export function csrfToken(cookies: string = document.cookie): string | null {
 }
 
 export interface CallOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** JSON body, or a FormData for uploads. */
   body?: unknown;
   signal?: AbortSignal;

@@ -3,6 +3,8 @@ import { SETTLED_STATUSES } from '@spm/db/vocabulary';
 import { call, qs } from './client';
 import type {
   AdminUser,
+  ApiToken,
+  PolicyVersion,
   AuditEntry,
   License,
   Page,
@@ -25,6 +27,8 @@ export const keys = {
   users: ['users'] as const,
   audit: ['audit'] as const,
   processing: ['processing'] as const,
+  tokens: ['tokens'] as const,
+  policy: ['policy'] as const,
 };
 
 export function useRequests(params: {
@@ -126,5 +130,29 @@ export function useProcessing() {
     queryKey: keys.processing,
     queryFn: ({ signal }) => call<ProcessingStatus>('/api/packages/processing/status', { signal }),
     refetchInterval: 5000,
+  });
+}
+
+export function useApiTokens() {
+  return useQuery({
+    queryKey: keys.tokens,
+    queryFn: ({ signal }) => call<{ tokens: ApiToken[] }>('/api/auth/tokens', { signal }),
+  });
+}
+
+/** The approval policy in force. */
+export function usePolicy() {
+  return useQuery({
+    queryKey: keys.policy,
+    queryFn: ({ signal }) => call<PolicyVersion>('/api/admin/policy', { signal }),
+  });
+}
+
+export function usePolicyVersions(params: { page: number; page_size: number }) {
+  return useQuery({
+    queryKey: [...keys.policy, 'versions', params],
+    queryFn: ({ signal }) =>
+      call<{ versions: PolicyVersion[] } & Page>(`/api/admin/policy/versions${qs(params)}`, { signal }),
+    placeholderData: keepPreviousData,
   });
 }

@@ -173,6 +173,8 @@ export interface PackageReport {
     updated_at: string;
   };
   license: LicenseInfo;
+  /** The approval policy's decision; null before the policy decided. */
+  policy: PolicyDecision | null;
   security: {
     security_score: number | null;
     scan_state: string | null;
@@ -302,4 +304,72 @@ export interface UploadResult {
   new_packages: number;
   existing_packages: number;
   skipped_entries: number;
+}
+
+/** How the approval policy decided a package (GET /api/packages/:id/report, `policy`). */
+export interface PolicyDecision {
+  version: number;
+  rule: string | null;
+  outcome: string;
+  reason: string;
+  explanation: string;
+  evaluated_at: string | null;
+  cooldown_until: string | null;
+  registry_published_at: string | null;
+  registry_deprecated: boolean | null;
+  cooldown_release: { by: string; reason: string | null; at: string | null } | null;
+  matched: unknown;
+  waived: unknown;
+  expired_waivers: unknown;
+}
+
+/** One of the signed-in person's API tokens (never its secret, except once in the creation answer). */
+export interface ApiToken {
+  id: number;
+  name: string;
+  scopes: string[];
+  prefix: string;
+  created_at: string;
+  expires_at: string;
+  last_used_at: string | null;
+}
+
+export interface PolicyRule {
+  id: string;
+  action: string;
+  description?: string;
+  when: Record<string, unknown>;
+  unless?: Record<string, unknown>;
+}
+
+export interface PolicyDocument {
+  rules: PolicyRule[];
+  default_action: string;
+  cooldown: { minimum_age_hours: number; exceptions: string[] };
+}
+
+export interface PolicyVersion {
+  version: number;
+  document: PolicyDocument;
+  comment: string | null;
+  created_by: string | null;
+  created_at: string;
+}
+
+export interface PolicyDryRun {
+  evaluated: number;
+  outcomes: Record<'approve' | 'warn' | 'hold' | 'reject' | 'wait', number>;
+  changed: number;
+  would_reject_let_through: number;
+  items: Array<{
+    package_id: number;
+    name: string;
+    version: string;
+    status: string;
+    would_be: string;
+    current: { version: number | null; outcome: string | null; rule: string | null };
+    draft: { outcome: string; rule: string | null; reason: string; until: string | null };
+  }>;
+  truncated: boolean;
+  evaluated_at: string;
 }

@@ -35,3 +35,21 @@ export function TierBadge({ tier }: { tier: string | null | undefined }) {
   const t = tier ?? 'unknown';
   return <Badge tone={tierTone(t)}>{TIER_LABELS[t] ?? t}</Badge>;
 }
+
+const ACTION_TONE: Record<string, Tone> = {
+  approve: 'success',
+  warn: 'info',
+  hold: 'warning',
+  reject: 'danger',
+  wait: 'neutral',
+};
+const ACTION_ICON: Record<string, string> = { approve: '✓', warn: '!', hold: '‖', reject: '✕', wait: '○' };
+
+/** A policy action or outcome (approve, warn, hold, reject, wait), with an icon so colour is not the only signal. */
+export function ActionBadge({ action }: { action: string }) {
+  return (
+    <Badge tone={ACTION_TONE[action] ?? 'neutral'} icon={ACTION_ICON[action]}>
+      {action}
+    </Badge>
+  );
+}

@@ -54,6 +54,9 @@ export function Layout({ user }: { user: User }) {
             <span className="account__name">
               {user.username} <span className="account__role">({ROLE_NAMES[user.role]})</span>
             </span>
+            <NavLink to="/account/tokens" className="button button--quiet">
+              API tokens
+            </NavLink>
             <button type="button" className="button button--quiet" onClick={() => void signOut()}>
               Sign out
             </button>

@@ -5,7 +5,7 @@ import { useReport } from '../api/queries';
 import { hasRole } from '../api/roles';
 import type { PackageReport } from '../api/types';
 import { useSession } from '../auth/session';
-import { Badge, SeverityBadge, StatusBadge, TierBadge } from '../components/badges';
+import { ActionBadge, Badge, SeverityBadge, StatusBadge, TierBadge } from '../components/badges';
 import { DecisionForm } from '../components/decision-form';
 import { ErrorMessage, Loading, Notice } from '../components/feedback';
 import { ProgressBar } from '../components/progress';
@@ -54,6 +54,7 @@ function PackageView({ id }: { id: number }) {
         <StatusBadge status={rep.status.status} />
       </div>
       <StatusSummary rep={rep} />
+      <PolicySection rep={rep} />
       <Decide rep={rep} />
 
       <div className="report-grid">
@@ -259,6 +260,106 @@ function Decide({ rep }: { rep: PackageReport }) {
       <p>This package waits for an approver.</p>
       <DecisionForm busy={decide.isPending} onDecide={onDecide} what="this package" />
       <ErrorMessage error={decide.error} title="The decision was not recorded" />
+    </section>
+  );
+}
+
+interface RuleMatchJson {
+  ruleId?: string;
+  index?: number;
+  action?: string;
+  because?: string[];
+}
+interface WaiverJson {
+  id?: number;
+  kind?: string;
+  subject?: string;
+  reason?: string;
+  owner?: string;
+  expiresAt?: string;
+}
+
+/** How the approval policy decided: the outcome, the deciding rule and version, every rule that matched, waivers. */
+function PolicySection({ rep }: { rep: PackageReport }) {
+  const p = rep.policy;
+  if (!p) return null;
+  const matched = (Array.isArray(p.matched) ? p.matched : []) as RuleMatchJson[];
+  const waived = (Array.isArray(p.waived) ? p.waived : []) as WaiverJson[];
+  const expired = (Array.isArray(p.expired_waivers) ? p.expired_waivers : []) as WaiverJson[];
+  return (
+    <section className="panel" aria-labelledby="policy-title">
+      <h2 id="policy-title">Policy decision</h2>
+      <p>
+        <ActionBadge action={p.outcome} /> {p.explanation}
+      </p>
+      <dl className="facts">
+        <div>
+          <dt>Deciding rule</dt>
+          <dd>{p.rule ? <code>{p.rule}</code> : <span className="muted">none (default action or cooldown)</span>}</dd>
+        </div>
+        <div>
+          <dt>Policy version</dt>
+          <dd>
+            {p.version}
+            {p.evaluated_at && (
+              <>
+                , <Time iso={p.evaluated_at} />
+              </>
+            )}
+          </dd>
+        </div>
+        {p.cooldown_until && (
+          <div>
+            <dt>Cooldown until</dt>
+            <dd>
+              <Time iso={p.cooldown_until} />
+            </dd>
+          </div>
+        )}
+        {p.cooldown_release && (
+          <div>
+            <dt>Cooldown released</dt>
+            <dd>
+              by {p.cooldown_release.by}
+              {p.cooldown_release.reason && `: ${p.cooldown_release.reason}`}
+            </dd>
+          </div>
+        )}
+      </dl>
+      {matched.length > 0 && (
+        <>
+          <h3>Rules that matched</h3>
+          <ul className="plain">
+            {matched.map((m) => (
+              <li key={`${m.ruleId}-${m.index}`}>
+                <ActionBadge action={m.action ?? '?'} /> rule {m.index} <code>{m.ruleId}</code>
+                {m.because && m.because.length > 0 && <span className="muted">: {m.because.join('; ')}</span>}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {(waived.length > 0 || expired.length > 0) && (
+        <>
+          <h3>Waivers</h3>
+          <ul className="plain">
+            {waived.map((w) => (
+              <li key={`w${w.id}`}>
+                Waiver #{w.id} on {w.kind} <code>{w.subject}</code> applied{w.owner && `, owned by ${w.owner}`}
+                {w.reason && `: ${w.reason}`}
+              </li>
+            ))}
+            {expired.map((w) => (
+              <li key={`x${w.id}`}>
+                <Badge tone="warning" icon="!">
+                  expired
+                </Badge>{' '}
+                Waiver #{w.id} on {w.kind} <code>{w.subject}</code> no longer applies
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </section>
   );
 }

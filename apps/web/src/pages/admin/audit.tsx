@@ -19,6 +19,10 @@ const KNOWN_ACTIONS = [
   'package.reject',
   'processing.retry',
   'license.*',
+  'policy.*',
+  'token.*',
+  'request.*',
+  'webhook.*',
   'user.*',
 ];
 
