@@ -338,12 +338,19 @@ describe('continuous protection', () => {
         quarantined: true,
       },
     });
-    const deprecated = await waitFor('the deprecation on the target', async () => {
+    const onTarget = await waitFor('the deprecation on the target', async () => {
       const res = await fetch(`${verdaccio.url}guard-lib`);
-      const p = (await res.json()) as { versions: Record<string, { deprecated?: string }> };
-      return p.versions['1.1.0']?.deprecated;
+      const p = (await res.json()) as {
+        'dist-tags': Record<string, string>;
+        versions: Record<string, { deprecated?: string }>;
+      };
+      return p.versions['1.1.0']?.deprecated && p['dist-tags'].latest === '1.0.0' && p;
     });
-    expect(deprecated).toContain(ADVISORY);
+    expect(onTarget.versions['1.1.0']?.deprecated).toContain(ADVISORY);
+    const fromTarget = await npmInstall(verdaccio.url, ['guard-lib']);
+    dirs.push(fromTarget.dir);
+    expect(fromTarget.ok, fromTarget.output).toBe(true);
+    expect(fromTarget.locked['node_modules/guard-lib']?.version).toBe('1.0.0');
 
     // An approver releases it until next month: installable again, the release audited.
     const release = await call<{ waiver_ids: number[] }>(
@@ -359,11 +366,12 @@ describe('continuous protection', () => {
     const again = await npmInstall(`${api}/registry/`, ['guard-lib@1.1.0']);
     dirs.push(again.dir);
     expect(again.ok, again.output).toBe(true);
-    await waitFor('the deprecation cleared', async () => {
+    await waitFor('the deprecation cleared and latest back', async () => {
       const p = (await (await fetch(`${verdaccio.url}guard-lib`)).json()) as {
+        'dist-tags': Record<string, string>;
         versions: Record<string, { deprecated?: string }>;
       };
-      return !p.versions['1.1.0']?.deprecated;
+      return !p.versions['1.1.0']?.deprecated && p['dist-tags'].latest === '1.1.0';
     });
 
     // Revoked: quarantined again; then rejected for good.

@@ -1,7 +1,7 @@
 import { quarantineMessage, setTargetDeprecation, targetDeprecationsDue, type DB } from '@spm/db';
 import type { Logger } from 'pino';
 import { TargetRegistryClient, type FetchFn } from '../registry-target/client.js';
-import { withoutCredentials } from '../registry-target/protocol.js';
+import { latestNotDeprecated, withoutCredentials } from '../registry-target/protocol.js';
 
 /** Versions handled per sweep: bounded work, the next sweep takes the rest. */
 const BATCH = 20;
@@ -11,7 +11,8 @@ const BATCH = 20;
  * version published there gets `deprecated: <message naming the advisory>` (npm warns on install and
  * prefers other versions of a range), a released or resolved one has it cleared (`""`, as `npm
  * deprecate <pkg>@<v> ""` does). What the target carries is recorded in
- * `package_status.target_deprecation`, so each change is made once. A version the target no longer
+ * `package_status.target_deprecation`, so each change is made once. `latest` is moved to the newest
+ * version that is not deprecated when it named a quarantined one, and back on release. A version the target no longer
  * has is recorded as done. Errors are logged per version and retried at the next sweep.
  */
 export async function syncTargetDeprecations(
@@ -44,6 +45,9 @@ export async function syncTargetDeprecations(
       if (packument && doc) {
         doc.deprecated = message ?? '';
         await client.putPackument(d.name, packument);
+        // `latest` never names a quarantined version: the newest version not deprecated (and back when released).
+        const latest = latestNotDeprecated(packument.versions);
+        if (latest && packument['dist-tags']?.latest !== latest) await client.setDistTag(d.name, 'latest', latest);
         changed++;
       }
       await setTargetDeprecation(db, d.packageId, message);
