@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADVISORY, lockfile, PASSWORD, pnpmLockfile, startStack, USERS, type Stack } from '../support/stack.js';
@@ -279,6 +280,17 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     expect(await badge('Published').count()).toBe(4);
     expect(await badge('Rejected').count()).toBe(1);
     await table.getByText('Vulnerable to ReDoS (GHSA); upgrade to 2.1.0').waitFor();
+    // The bill of materials downloads as the signed-in approver, in both formats.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'CycloneDX 1.6' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('storefront-4.2.0.cdx.json');
+    const cdx = JSON.parse(await readFile((await download.path())!, 'utf8')) as { components: unknown[] };
+    expect(cdx.components).toHaveLength(5);
+    expect(await page.getByRole('link', { name: 'SPDX 2.3' }).getAttribute('href')).toBe(
+      `/api/packages/requests/${requestId}/sbom?format=spdx`,
+    );
     await checkAccessibility(page, 'request (done)');
     await photograph(page, 'request-done');
     const statuses = await stack.tdb.db.selectFrom('package_status').select('status').execute();

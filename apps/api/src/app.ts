@@ -27,6 +27,7 @@ import processingRoutes from './routes/processing.js';
 import quarantineRoutes from './routes/quarantine.js';
 import registryRoutes from './routes/registry.js';
 import requestRoutes from './routes/requests.js';
+import sbomRoutes from './routes/sbom.js';
 import uploadRoutes from './routes/upload.js';
 import waiverRoutes from './routes/waivers.js';
 import './types.js';
@@ -125,6 +126,7 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(apiTokenRoutes, { prefix: '/api/auth/tokens' });
   await app.register(uploadRoutes, { prefix: '/api/packages' });
   await app.register(requestRoutes, { prefix: '/api/packages' });
+  await app.register(sbomRoutes, { prefix: '/api/packages' });
   await app.register(packageReportRoutes, { prefix: '/api/packages' });
   await app.register(processingRoutes, { prefix: '/api/packages' });
   await app.register(approvalRoutes, { prefix: '/api/approvals' });

@@ -102,6 +102,13 @@ const routes: RouteCase[] = [
     ok: 200,
   },
   {
+    method: 'GET',
+    path: '/api/packages/requests/{id}/sbom',
+    url: () => `/api/packages/requests/${requestId}/sbom`,
+    min: 'user',
+    ok: 200,
+  },
+  {
     method: 'PATCH',
     path: '/api/packages/requests/{id}',
     url: () => '/api/packages/requests/999999',

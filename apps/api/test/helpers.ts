@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createUser, type DB, type PublicUser, type Role } from '@spm/db';
 import { createTestDatabase, type TestDatabase } from '@spm/db/testing';
 import { buildApp } from '../src/app.js';
@@ -126,4 +127,59 @@ export async function setStatus(
     .set({ status, locked_by: null, locked_until: null, ...patch })
     .where('package_id', 'in', packageIds)
     .execute();
+}
+
+/** A file of ./fixtures. */
+export const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+
+/** A multipart/form-data body with text fields and, optionally, one file. */
+export function multipart(
+  fields: Record<string, string>,
+  file?: { name: string; content: Buffer | string; field?: string },
+) {
+  const boundary = '----spmtest' + Math.random().toString(16).slice(2);
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  }
+  if (file) {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${file.field ?? 'file'}"; filename="${file.name}"\r\nContent-Type: application/json\r\n\r\n`,
+      ),
+      Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content),
+      Buffer.from('\r\n'),
+    );
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+/**
+ * Calls most route tests make, on the app `get()` returns (the file's TestApp, set in its beforeAll):
+ * upload a lockfile, the package ids of a request, and the audit log's actions in order.
+ */
+export function appCalls(get: () => TestApp) {
+  return {
+    upload(token: string, lockfile: unknown, query = ''): Promise<LightMyRequestResponse> {
+      return get().app.inject({
+        method: 'POST',
+        url: `/api/packages/upload${query}`,
+        headers: bearer(token),
+        payload: lockfile as Record<string, unknown>,
+      });
+    },
+    async packageIdsOf(requestId: number): Promise<number[]> {
+      const rows = await get()
+        .db.selectFrom('request_packages')
+        .select('package_id')
+        .where('request_id', '=', requestId)
+        .orderBy('package_id')
+        .execute();
+      return rows.map((r) => r.package_id);
+    },
+    async auditActions(): Promise<string[]> {
+      return (await get().db.selectFrom('audit_log').select('action').orderBy('id').execute()).map((r) => r.action);
+    },
+  };
 }

@@ -39,3 +39,4 @@ export * from './queries/advisory-findings.js';
 export * from './queries/advisory-sync-runs.js';
 export * from './queries/quarantine.js';
 export * from './queries/impact.js';
+export * from './queries/sbom.js';

@@ -1,9 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import {
-  AppError,
-  getRequest,
   getRequestProcessing,
   getRequestStatusSummary,
   listRequests,
@@ -12,9 +9,9 @@ import {
   setRequestPriority,
   SETTLED_STATUSES,
   STAGES,
-  type RequestSummary,
 } from '@spm/db';
 import { hasRole } from '../plugins/auth.js';
+import { visibleRequest } from '../request-access.js';
 import { revalidateGets } from '../plugins/revalidate.js';
 import {
   authErrors,
@@ -39,15 +36,6 @@ import {
   RequestPackagesQuery,
   RequestSchema,
 } from '../schemas/requests.js';
-
-/** Plain users see their own requests only; someone else's request is reported as not found. */
-async function visibleRequest(request: FastifyRequest, id: number): Promise<RequestSummary> {
-  const r = await getRequest(request.server.db, id);
-  if (!r || (!hasRole(request.user.role, 'approver') && r.requestorId !== request.user.id)) {
-    throw new AppError('ERR_REQUEST_NOT_FOUND', `No request with id ${id}.`, { status: 404 });
-  }
-  return r;
-}
 
 const OptionalPageInfo = Object.fromEntries(Object.entries(PageInfo).map(([k, v]) => [k, Type.Optional(v)]));
 

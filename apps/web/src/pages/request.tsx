@@ -95,6 +95,18 @@ function RequestView({ id }: { id: number }) {
             <RequestPriority id={id} priority={r.priority} mine={r.requestor_id === user?.id} />
           </dd>
         </div>
+        <div>
+          <dt>Bill of materials</dt>
+          <dd>
+            <a href={`/api/packages/requests/${id}/sbom`} download>
+              CycloneDX 1.6
+            </a>{' '}
+            ·{' '}
+            <a href={`/api/packages/requests/${id}/sbom?format=spdx`} download>
+              SPDX 2.3
+            </a>
+          </dd>
+        </div>
       </dl>
       <RequestProgress id={id} />
       <RequestActions
