@@ -5,6 +5,7 @@ import {
   logout,
   parseWaitOptions,
   report,
+  sbom,
   status,
   submit,
   VERSION,
@@ -24,6 +25,7 @@ Usage:
              [--name APP] [--app-version V] [--priority urgent|high|normal|low]
   spm status REQUEST [--wait] [--timeout S] [--fail-on ...] [--sarif FILE]
   spm report PACKAGE            PACKAGE is name@version or a package id
+  spm sbom REQUEST [--format cyclonedx|spdx] [--output FILE]   its bill of materials (CycloneDX 1.6, SPDX 2.3)
   spm approve PACKAGE... [--reason TEXT]     (approvers and admins)
   spm reject PACKAGE... --reason TEXT        (approvers and admins)
 
@@ -66,6 +68,8 @@ const OPTIONS = {
   'app-version': { type: 'string' },
   priority: { type: 'string' },
   reason: { type: 'string' },
+  format: { type: 'string' },
+  output: { type: 'string', short: 'o' },
 } as const;
 
 /** Which options each command takes, beyond --url, --token, --json and --help. */
@@ -75,6 +79,7 @@ const ACCEPTS: Record<string, readonly string[]> = {
   submit: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all', 'name', 'app-version', 'priority'],
   status: ['wait', 'timeout', 'interval', 'fail-on', 'sarif', 'all'],
   report: [],
+  sbom: ['format', 'output'],
   approve: ['reason'],
   reject: ['reason'],
 };
@@ -151,6 +156,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     case 'report':
       extra(1);
       return report(io, common, args[0]);
+    case 'sbom':
+      extra(1);
+      return sbom(io, common, args[0], { format: values.format, output: values.output });
     case 'approve':
     case 'reject':
       return decideCommand(io, common, command, args, values.reason);

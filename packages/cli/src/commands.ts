@@ -448,6 +448,36 @@ interface Report {
   requests: Array<{ id: number; application_name: string; application_version: string }>;
 }
 
+/**
+ * `spm sbom REQUEST [--format cyclonedx|spdx] [--output FILE]`: the request's bill of materials
+ * (CycloneDX 1.6 JSON by default, or SPDX 2.3 JSON), on stdout or into a file.
+ */
+export async function sbom(
+  io: Io,
+  common: Common,
+  requestArg: string | undefined,
+  opts: { format?: string; output?: string },
+): Promise<number> {
+  if (!requestArg || !/^[1-9]\d{0,15}$/.test(requestArg)) throw usageError('spm sbom takes a request id (a number).');
+  const format = opts.format ?? 'cyclonedx';
+  if (format !== 'cyclonedx' && format !== 'spdx') {
+    throw usageError(`--format takes cyclonedx or spdx, not "${format}".`);
+  }
+  const api = await client(io, common);
+  const doc = await api.get<unknown>(`/api/packages/requests/${requestArg}/sbom?format=${format}`);
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  if (!opts.output) {
+    io.stdout.write(text);
+    return EXIT.allowed;
+  }
+  const file = resolve(io.cwd, opts.output);
+  await writeFile(file, text);
+  io.stderr.write(
+    `Wrote the ${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'} bill of materials of request ${requestArg} to ${file}.\n`,
+  );
+  return EXIT.allowed;
+}
+
 export async function report(io: Io, common: Common, spec: string | undefined): Promise<number> {
   if (!spec) throw usageError('spm report takes a package: name@version or its id.');
   const api = await client(io, common);

@@ -334,6 +334,24 @@ describe('spm, the command-line client', () => {
     }
   });
 
+  it('writes the bill of materials of a request, CycloneDX or SPDX', async () => {
+    const out = await run(['sbom', String(requestId), '--output', 'app.cdx.json'], { env: as('user') });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain('CycloneDX 1.6');
+    const cdx = JSON.parse(await readFile(join(work, 'app.cdx.json'), 'utf8')) as {
+      specVersion: string;
+      components: Array<{ purl: string }>;
+    };
+    expect(cdx.specVersion).toBe('1.6');
+    expect(cdx.components.map((c) => c.purl)).toContain('pkg:npm/%40acme/util@0.2.1');
+    const spdx = await run(['sbom', String(requestId), '--format', 'spdx'], { env: as('user') });
+    expect(spdx.code, spdx.stderr).toBe(0);
+    expect((JSON.parse(spdx.stdout) as { spdxVersion: string }).spdxVersion).toBe('SPDX-2.3');
+    const bad = await run(['sbom', String(requestId), '--format', 'xml'], { env: as('user') });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('ERR_USAGE');
+  });
+
   it('installs on its own with npm from its packed tarball', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'spm-cli-npm-'));
     try {
