@@ -9,6 +9,7 @@ import { benchCrash, type B5Result } from './b5-crash.js';
 import { benchStatusReads, type B6Result } from './b6-status.js';
 import { benchDetection, type B7Result } from './b7-detection.js';
 import { benchFairness, type B8Result } from './b8-fairness.js';
+import { benchReevaluation, type B9Result } from './b9-reevaluation.js';
 import { installQueryCounter } from './query-counter.js';
 import { round } from './stats.js';
 
@@ -23,7 +24,7 @@ export function benchConfig(env: Env = process.env) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid environment: ${k}=${v} (expected a positive number)`);
     return n;
   };
-  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b6,b7,b8')
+  const only = (env.BENCH_ONLY ?? 'b1,b2,b3,b4,b5,b6,b7,b8,b9')
     .toLowerCase()
     .split(',')
     .map((s) => s.trim());
@@ -63,6 +64,12 @@ export function benchConfig(env: Env = process.env) {
       concurrency: int('BENCH_FAIR_CONCURRENCY', 5),
       timeoutSeconds: int('BENCH_FAIR_TIMEOUT_SECONDS', 600),
     },
+    reevaluation: {
+      versions: int('BENCH_REEVAL_VERSIONS', 100_000),
+      advisories: int('BENCH_REEVAL_ADVISORIES', 500),
+      background: int('BENCH_REEVAL_BACKGROUND', 5000),
+      webhook: env.BENCH_REEVAL_WEBHOOK !== '0',
+    },
   };
 }
 
@@ -82,6 +89,7 @@ type Results = {
   b6?: B6Result;
   b7?: B7Result;
   b8?: B8Result;
+  b9?: B9Result;
 };
 
 function targets(r: Results): Target[] {
@@ -178,6 +186,14 @@ function targets(r: Results): Target[] {
       met: !r.b8.timedOut && r.b8.ratio <= 3,
     });
   }
+  if (r.b9) {
+    out.push({
+      id: 'B9',
+      target: `${r.b9.changedAdvisories} changed advisories re-evaluated against ${r.b9.versions} published versions in seconds (≤ 10 s)`,
+      measured: `${round(r.b9.firstRunMs / 1000, 2)} s (${r.b9.matched} matches), again ${round(r.b9.rerunMs / 1000, 2)} s`,
+      met: r.b9.firstRunMs <= 10_000,
+    });
+  }
   return out;
 }
 
@@ -233,6 +249,8 @@ async function main(): Promise<void> {
     if (cfg.only.includes('b7')) results.b7 = await timed('B7 detection', () => benchDetection({ log }));
     if (cfg.only.includes('b8'))
       results.b8 = await timed('B8 fairness', () => benchFairness(factory, { ...cfg.fairness, log }));
+    if (cfg.only.includes('b9'))
+      results.b9 = await timed('B9 re-evaluation', () => benchReevaluation(factory, { ...cfg.reevaluation, log }));
   } finally {
     await factory.close();
   }
@@ -251,7 +269,7 @@ async function main(): Promise<void> {
   };
 
   const rows: string[][] = [['benchmark', 'figure', 'value']];
-  const { b1, b2, b3, b4, b5, b6, b7, b8 } = results;
+  const { b1, b2, b3, b4, b5, b6, b7, b8, b9 } = results;
   if (b1) {
     rows.push([
       'B1 ingest',
@@ -387,6 +405,15 @@ async function main(): Promise<void> {
       `behind another user's ${b8.bigPackages}-package request`,
       `${round(b8.behindMs / 1000, 2)} s${b8.timedOut ? ' (timed out)' : ''}, ${b8.bigSettledMeanwhile} of the big one settled meanwhile`,
     ]);
+  }
+  if (b9) {
+    rows.push([
+      'B9 re-evaluation',
+      `${b9.changedAdvisories} changed advisories × ${b9.versions} published versions`,
+      `${round(b9.firstRunMs / 1000, 2)} s first run (${b9.matched} matches, ${b9.quarantined} quarantined)`,
+    ]);
+    rows.push(['', 'the matching join alone (nothing written)', `${round(b9.matchOnlyMs / 1000, 2)} s`]);
+    rows.push(['', 'the same advisories again (all findings known)', `${round(b9.rerunMs / 1000, 2)} s`]);
   }
   log('');
   log(table(rows));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reevaluateAdvisories, upsertAdvisories } from '@spm/db';
 import { ADVISORY, lockfile, PASSWORD, pnpmLockfile, startStack, USERS, type Stack } from '../support/stack.js';
 import { axeRuns, checkAccessibility, chromiumAvailable, CHROMIUM, launch, newPerson, photograph } from './browser.js';
 
@@ -440,6 +441,68 @@ describe.skipIf(!chromiumAvailable && !inCi)('the web app in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
     await page.getByText('storefront CI was revoked').waitFor();
     expect((await asToken()).status).toBe(401);
+  });
+
+  it('an advisory after approval quarantines a published version; an approver sees who is affected and releases it', async () => {
+    // A malicious-package record for left-align@1.4.0 arrives after it was published.
+    await upsertAdvisories(stack.tdb.db, [
+      {
+        id: 'MAL-2026-9999',
+        modified: new Date(),
+        published: new Date(),
+        withdrawn: null,
+        aliases: [],
+        summary: 'Malicious code in left-align (a stolen maintainer token)',
+        severity: 'critical',
+        cvssVector: null,
+        malware: true,
+        raw: { id: 'MAL-2026-9999' },
+        affected: [
+          {
+            packageName: 'left-align',
+            ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }],
+            versions: [],
+            fixedVersions: [],
+          },
+        ],
+      },
+    ]);
+    const r = await reevaluateAdvisories(stack.tdb.db, ['MAL-2026-9999'], {
+      quarantineSeverities: ['critical', 'high'],
+    });
+    expect(r.quarantined).toBe(1);
+
+    const page = await signIn('approver');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Quarantine' }).click();
+    await page.getByRole('heading', { name: 'Quarantine', exact: true }).waitFor();
+    const list = page.getByRole('region', { name: 'Quarantined versions' });
+    await list.getByRole('link', { name: 'left-align@1.4.0' }).waitFor();
+    await list.getByText('MAL-2026-9999').waitFor();
+    // Who is affected: the request that brought it in, its application and requestor.
+    await page.getByLabel('Advisory id or alias').fill('MAL-2026-9999');
+    await page.getByRole('button', { name: 'Show impact' }).click();
+    const requests = page.getByRole('region', { name: 'Requests that include affected versions' });
+    await requests.getByRole('link', { name: 'storefront@4.2.0' }).waitFor();
+    await requests.getByText(USERS.user).first().waitFor();
+    await checkAccessibility(page, 'quarantine');
+    await photograph(page, 'quarantine');
+
+    // The package's report says it is quarantined, and why.
+    await list.getByRole('link', { name: 'left-align@1.4.0' }).click();
+    const after = page.getByRole('region', { name: 'Advisories after approval' });
+    await after.getByText(/refuses this version because of MAL-2026-9999/).waitFor();
+    await after.getByRole('cell', { name: 'MAL-2026-9999' }).waitFor();
+    expect((await fetch(`${stack.url}/registry/left-align/-/left-align-1.4.0.tgz`)).status).toBe(451);
+
+    // Released until a date, with a reason: served again.
+    await page.goBack();
+    await list.getByRole('button', { name: 'Release left-align@1.4.0' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').fill('a false report: the maintainer confirmed the token was not used');
+    await dialog.getByRole('button', { name: 'Release' }).click();
+    await page.getByText(/left-align@1\.4\.0 is released until/).waitFor();
+    await page.getByText('No version is in quarantine.').waitFor();
+    expect((await fetch(`${stack.url}/registry/left-align/-/left-align-1.4.0.tgz`)).status).toBe(200);
   });
 
   it('signing out ends the session: the cookies go and every page asks to sign in', async () => {

@@ -21,8 +21,10 @@ import apiTokenRoutes from './routes/api-tokens.js';
 import approvalRoutes from './routes/approvals.js';
 import authRoutes from './routes/auth.js';
 import opsRoutes from './routes/ops.js';
+import impactRoutes from './routes/impact.js';
 import packageReportRoutes from './routes/package-report.js';
 import processingRoutes from './routes/processing.js';
+import quarantineRoutes from './routes/quarantine.js';
 import registryRoutes from './routes/registry.js';
 import requestRoutes from './routes/requests.js';
 import sbomRoutes from './routes/sbom.js';
@@ -133,6 +135,8 @@ export async function buildApp(config: Readonly<ApiConfig>, deps: AppDeps = {}):
   await app.register(adminAuditRoutes, { prefix: '/api/admin/audit' });
   await app.register(adminPolicyRoutes, { prefix: '/api/admin/policy' });
   await app.register(waiverRoutes, { prefix: '/api/approvals' });
+  await app.register(quarantineRoutes, { prefix: '/api/approvals' });
+  await app.register(impactRoutes, { prefix: '/api/impact' });
   await app.register(adminWebhookRoutes, { prefix: '/api/admin/webhooks' });
   await app.register(registryRoutes, {
     prefix: '/registry',

@@ -39,6 +39,8 @@ export interface ApiConfig {
   trustProxy: boolean;
   /** /registry/ answers only callers with an API token of scope `registry` (or a session token). */
   registryRequireAuth: boolean;
+  /** QUARANTINE_CONTACT: whom npm users are told to ask about a quarantined version (null: the approvers). */
+  quarantineContact: string | null;
   /** When set, /metrics needs `Authorization: Bearer <this>`; null: /metrics is open. */
   metricsToken: string | null;
   /** The OpenAPI document and UI under /docs are open to anyone; false: only to signed-in callers. */
@@ -184,6 +186,7 @@ export function loadConfig(env: Env = process.env, opts: { isTTY?: boolean } = {
     logFormat,
     trustProxy: bool('TRUST_PROXY', false),
     registryRequireAuth: bool('REGISTRY_REQUIRE_AUTH', false),
+    quarantineContact: str('QUARANTINE_CONTACT')?.trim() || null,
     metricsToken,
     docsPublic: bool('DOCS_PUBLIC', true),
     webRoot: resolve(str('WEB_ROOT') ?? DEFAULT_WEB_ROOT),

@@ -277,6 +277,44 @@ const routes: RouteCase[] = [
     ok: 200,
     payload: () => ({ package_ids: [packageId], reason: 'matrix' }),
   },
+  {
+    method: 'GET',
+    path: '/api/approvals/quarantine',
+    url: () => '/api/approvals/quarantine',
+    min: 'approver',
+    ok: 200,
+  },
+  {
+    // Not quarantined: the same 404 for every approver.
+    method: 'POST',
+    path: '/api/approvals/quarantine/{id}/release',
+    url: () => `/api/approvals/quarantine/${packageId}/release`,
+    min: 'approver',
+    ok: 404,
+    payload: () => ({ reason: 'matrix', expires_at: new Date(Date.now() + 86_400_000).toISOString() }),
+  },
+  {
+    method: 'POST',
+    path: '/api/approvals/quarantine/{id}/reject',
+    url: () => `/api/approvals/quarantine/${packageId}/reject`,
+    min: 'approver',
+    ok: 404,
+    payload: () => ({ reason: 'matrix' }),
+  },
+  {
+    method: 'GET',
+    path: '/api/impact/packages/{id}',
+    url: () => `/api/impact/packages/${packageId}`,
+    min: 'approver',
+    ok: 200,
+  },
+  {
+    method: 'GET',
+    path: '/api/impact/advisories/{id}',
+    url: () => '/api/impact/advisories/GHSA-none-none-none',
+    min: 'approver',
+    ok: 404,
+  },
   { method: 'GET', path: '/api/admin/webhooks/', url: () => '/api/admin/webhooks', min: 'admin', ok: 200 },
   {
     // A loopback URL without WEBHOOK_ALLOW_PRIVATE: refused the same way for every admin.

@@ -4,7 +4,7 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiToken, createUser } from '@spm/db';
+import { createApiToken, createUser, reevaluateAdvisories, upsertAdvisories } from '@spm/db';
 import { bearer, generatedLockfile, PASSWORD, setStatus, setupApp, type TestApp } from './helpers.js';
 
 /*
@@ -102,6 +102,31 @@ beforeAll(async () => {
       duration_ms: 5,
     })
     .execute();
+  // An advisory arrives after @sbom/scoped-0 was published: it is quarantined (continuous protection).
+  await upsertAdvisories(t.db, [
+    {
+      id: 'MAL-2026-0001',
+      modified: new Date(),
+      published: new Date(),
+      withdrawn: null,
+      aliases: [],
+      summary: 'Malicious code in @sbom/scoped-0',
+      severity: 'critical',
+      cvssVector: null,
+      malware: true,
+      raw: { id: 'MAL-2026-0001' },
+      affected: [
+        {
+          packageName: '@sbom/scoped-0',
+          ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }],
+          versions: [],
+          fixedVersions: [],
+        },
+      ],
+    },
+  ]);
+  const r = await reevaluateAdvisories(t.db, ['MAL-2026-0001'], { quarantineSeverities: ['critical', 'high'] });
+  expect(r.quarantined).toBe(1);
   // sbom-2: a licence text that is no SPDX expression.
   await t.db
     .updateTable('packages')
@@ -167,7 +192,7 @@ describe('CycloneDX 1.6', () => {
 
   it('lists the vulnerabilities (not the signals), and a waived one as VEX not_affected', async () => {
     const bom = (await get('cyclonedx')).json();
-    expect(bom.vulnerabilities).toHaveLength(2);
+    expect(bom.vulnerabilities).toHaveLength(3);
     const waived = bom.vulnerabilities.find((v: { id: string }) => v.id === 'GHSA-aaaa-bbbb-cccc');
     expect(waived).toMatchObject({
       ratings: [{ severity: 'high', method: 'other' }],
@@ -179,6 +204,22 @@ describe('CycloneDX 1.6', () => {
     expect(waived.analysis.detail).toContain('the vulnerable parser is never called');
     const open = bom.vulnerabilities.find((v: { id: string }) => v.id === 'GHSA-dddd-eeee-ffff');
     expect(open.analysis).toBeUndefined();
+  });
+
+  it('lists an advisory that arrived after approval, quarantining the version', async () => {
+    const bom = (await get(null)).json();
+    const late = bom.vulnerabilities.find((v: { id: string }) => v.id === 'MAL-2026-0001');
+    expect(late).toMatchObject({
+      ratings: [{ severity: 'critical' }],
+      affects: [{ ref: 'pkg:npm/%40sbom/scoped-0@1.0.0' }],
+    });
+    const props = Object.fromEntries(late.properties.map((p: { name: string; value: string }) => [p.name, p.value]));
+    expect(props).toEqual({ 'spm:malware': 'true', 'spm:after-approval': 'true', 'spm:quarantined': 'true' });
+    const spdx = (await get('spdx')).json();
+    const scoped = spdx.packages.find((p: { name: string }) => p.name === '@sbom/scoped-0');
+    expect(scoped.annotations.map((a: { comment: string }) => a.comment)).toContainEqual(
+      expect.stringContaining('Quarantined: MAL-2026-0001'),
+    );
   });
 });
 

@@ -11,6 +11,7 @@ import { PackagePage } from './pages/package';
 import { ApprovalsPage } from './pages/approvals';
 import { NotFoundPage } from './pages/not-found';
 import { TokensPage } from './pages/tokens';
+import { QuarantinePage } from './pages/quarantine';
 import { ADMIN_PAGES } from './pages/admin';
 
 /** Where to go after signing in: the page that sent the visitor to sign in, else the requests. */
@@ -47,6 +48,14 @@ export function App() {
           element={
             <RequireRole role="approver">
               <ApprovalsPage />
+            </RequireRole>
+          }
+        />
+        <Route
+          path="/quarantine"
+          element={
+            <RequireRole role="approver">
+              <QuarantinePage />
             </RequireRole>
           }
         />

@@ -6,6 +6,8 @@ import { DEFAULT_TARBALL_LIMITS, LIMIT_SETTINGS } from '@spm/tarball';
 import { DEFAULT_MAX_REDIRECTS } from './registry/source.js';
 
 export type SeverityName = 'critical' | 'high' | 'medium' | 'low';
+export const QUARANTINE_THRESHOLDS = ['critical', 'high', 'medium', 'low', 'none'] as const;
+export type QuarantineThreshold = (typeof QUARANTINE_THRESHOLDS)[number];
 
 export interface WorkerConfig {
   databaseUrl: string;
@@ -58,6 +60,10 @@ export interface WorkerConfig {
   listen: boolean;
   /** WORKER_STAGES: the stages this worker runs (default all); the others' checkpoints are not claimed. */
   stages: ReadonlyArray<StageName>;
+  /** Continuous protection: the scheduled advisory sync and what a match does. */
+  advisories: AdvisoryConfig;
+  /** ADVISORIES_SYNC_INTERVAL in seconds; null: no scheduled sync. */
+  advisoriesSyncIntervalSeconds: number | null;
 }
 
 /** The registry npm itself is configured with (`npm config get registry`), so a team's .npmrc is respected. */
@@ -141,6 +147,29 @@ function envReader(env: Env) {
       if (['0', 'false', 'no'].includes(v.toLowerCase())) return false;
       errors.push(`${key}=${v} (expected true or false)`);
       return def;
+    },
+    /** A duration: seconds, or a number with s, m, h or d (`30m`, `6h`); null when unset. */
+    duration(key: string, minSeconds: number): number | null {
+      const v = raw(key);
+      if (v === undefined) return null;
+      const m = /^(\d+(?:\.\d+)?)\s*([smhd]?)$/i.exec(v.trim());
+      const seconds = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2]!.toLowerCase()]! : NaN;
+      if (!Number.isFinite(seconds) || seconds < minSeconds) {
+        errors.push(`${key}=${v} (expected a duration of at least ${minSeconds} s: seconds, or 30m, 6h, 1d)`);
+        return null;
+      }
+      return seconds;
+    },
+    /** ADVISORIES_QUARANTINE_SEVERITY: the lowest severity whose match quarantines (malware always does). */
+    quarantineSeverity(): QuarantineThreshold {
+      const v = raw('ADVISORIES_QUARANTINE_SEVERITY')?.toLowerCase() ?? 'high';
+      if (!(QUARANTINE_THRESHOLDS as readonly string[]).includes(v)) {
+        errors.push(
+          `ADVISORIES_QUARANTINE_SEVERITY=${v} (expected ${QUARANTINE_THRESHOLDS.join(', ')}; none: only malware)`,
+        );
+        return 'high';
+      }
+      return v as QuarantineThreshold;
     },
     databaseUrl(): string {
       const v = env.DATABASE_URL ?? '';
@@ -241,7 +270,11 @@ export function loadConfig(env: Env = process.env, deps: { npmRegistry?: () => s
     logFormat,
     listen: r.bool('WORKER_LISTEN', true),
     stages: allStages.filter((s) => stages.includes(s)),
+    advisories: advisorySettings(r, env, databaseUrl),
+    advisoriesSyncIntervalSeconds: r.duration('ADVISORIES_SYNC_INTERVAL', 1),
   };
+  if (config.advisoriesSyncIntervalSeconds !== null && !config.advisories.advisoriesUrl)
+    errors.push('ADVISORIES_SYNC_INTERVAL is set but ADVISORIES_URL is not (where should the worker sync from?)');
   return r.done(config);
 }
 
@@ -277,16 +310,26 @@ export interface AdvisoryConfig {
   advisoriesMaxBytes: number;
   /** ADVISORIES_TIMEOUT_SECONDS: the whole download must finish within this (default 600). */
   advisoriesTimeoutSeconds: number;
+  /** ADVISORIES_QUARANTINE_SEVERITY (default high): a later match at this severity or above quarantines. */
+  quarantineSeverity: QuarantineThreshold;
+  /** QUARANTINE_CONTACT: whom npm users are told to ask about a quarantined version. */
+  quarantineContact: string | null;
+}
+
+function advisorySettings(r: ReturnType<typeof envReader>, env: Env, databaseUrl: string): AdvisoryConfig {
+  return {
+    databaseUrl,
+    advisoriesUrl: r.url('ADVISORIES_URL', env.ADVISORIES_URL, { directory: false }),
+    advisoriesToken: env.ADVISORIES_TOKEN || null,
+    advisoriesMaxBytes: r.positive('ADVISORIES_MAX_BYTES', 1024 * 1024 * 1024),
+    advisoriesTimeoutSeconds: r.positive('ADVISORIES_TIMEOUT_SECONDS', 600),
+    quarantineSeverity: r.quarantineSeverity(),
+    quarantineContact: env.QUARANTINE_CONTACT?.trim() || null,
+  };
 }
 
 /** Configuration of the advisory import and sync commands. Every problem is reported in one AppError. */
 export function loadAdvisoryConfig(env: Env = process.env): AdvisoryConfig {
   const r = envReader(env);
-  return r.done({
-    databaseUrl: r.databaseUrl(),
-    advisoriesUrl: r.url('ADVISORIES_URL', env.ADVISORIES_URL, { directory: false }),
-    advisoriesToken: env.ADVISORIES_TOKEN || null,
-    advisoriesMaxBytes: r.positive('ADVISORIES_MAX_BYTES', 1024 * 1024 * 1024),
-    advisoriesTimeoutSeconds: r.positive('ADVISORIES_TIMEOUT_SECONDS', 600),
-  });
+  return r.done(advisorySettings(r, env, r.databaseUrl()));
 }

@@ -3,6 +3,7 @@ import { isAppError } from '@spm/db';
 import { loadConfig, type WorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { PackageWorker } from './package-worker.js';
+import { AdvisorySyncScheduler } from './protection/advisory-scheduler.js';
 import { WebhookDispatcher } from './webhooks.js';
 
 /**
@@ -21,10 +22,15 @@ async function main(): Promise<void> {
   const version = (createRequire(import.meta.url)('../package.json') as { version?: string }).version ?? null;
   const worker = new PackageWorker({ config, logger: log, version });
   const webhooks = new WebhookDispatcher(config, log.child({ component: 'webhooks' }));
+  // ADVISORIES_SYNC_INTERVAL unset: no scheduled sync (imports by `pnpm advisories:import|sync` still re-evaluate).
+  const advisorySync = config.advisoriesSyncIntervalSeconds
+    ? new AdvisorySyncScheduler(config, log.child({ component: 'advisory-sync' }), { workerId: worker.id })
+    : null;
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       void webhooks.stop();
+      void advisorySync?.stop();
       void worker.shutdown(signal);
     });
   }
@@ -40,12 +46,13 @@ async function main(): Promise<void> {
   try {
     await worker.start();
     webhooks.start();
+    advisorySync?.start();
   } catch (err) {
     log.fatal({ err }, 'the worker could not start');
     process.exit(1);
   }
   await worker.stopped;
-  await webhooks.stop();
+  await Promise.all([webhooks.stop(), advisorySync?.stop()]);
   process.exit(0);
 }
 

@@ -1,6 +1,7 @@
 import { requeueForPolicyChange, type StageName } from '@spm/db';
 import { BaseWorker, type BaseWorkerOptions } from './base-worker.js';
 import { LicencePolicyCache } from './licence/tiers.js';
+import { syncTargetDeprecations } from './protection/target-deprecation.js';
 import { SourceRegistry } from './registry/source.js';
 import { createDecideStage, type Clock } from './stages/decide.js';
 import { createDownloadStage } from './stages/download.js';
@@ -39,8 +40,19 @@ export class PackageWorker extends BaseWorker {
    * After the policy or a waiver changed, packages still waiting that were decided under the older
    * rules go back to the decide stage: at most POLICY_REEVALUATION_BATCH per sweep (bounded work,
    * shared between workers by SKIP LOCKED). Only a worker that runs the decide stage does this.
+   * A worker that publishes also brings the target registry's deprecations in line with the quarantine.
    */
   protected override async maintenance(): Promise<void> {
+    const c = this.config;
+    if (this.handlers.publish && c.targetRegistryUrl) {
+      await syncTargetDeprecations(this.db, {
+        targetRegistryUrl: c.targetRegistryUrl,
+        targetRegistryToken: c.targetRegistryToken,
+        timeoutMs: c.downloadTimeoutSeconds * 1000,
+        contact: c.advisories.quarantineContact,
+        log: this.log,
+      });
+    }
     if (!this.handlers.decide) return;
     const moved = await requeueForPolicyChange(this.db, {
       limit: this.config.policyReevaluationBatch,

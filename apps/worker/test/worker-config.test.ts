@@ -56,6 +56,21 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ ...base, WORKER_CPU_CONCURRENCY: '0' }, noNpm)).toThrow(/WORKER_CPU_CONCURRENCY=0/);
   });
 
+  it('reads the advisory sync interval as a duration, and needs ADVISORIES_URL with it', () => {
+    expect(loadConfig(base, noNpm).advisoriesSyncIntervalSeconds).toBeNull();
+    const url = { ...base, ADVISORIES_URL: 'http://osv.example.test/npm/all.zip' };
+    expect(loadConfig({ ...url, ADVISORIES_SYNC_INTERVAL: '6h' }, noNpm).advisoriesSyncIntervalSeconds).toBe(21_600);
+    expect(loadConfig({ ...url, ADVISORIES_SYNC_INTERVAL: '90' }, noNpm).advisoriesSyncIntervalSeconds).toBe(90);
+    expect(loadConfig({ ...url, ADVISORIES_SYNC_INTERVAL: '30m' }, noNpm).advisoriesSyncIntervalSeconds).toBe(1800);
+    expect(loadConfig(url, noNpm).advisories.quarantineSeverity).toBe('high');
+    expect(() => loadConfig({ ...base, ADVISORIES_SYNC_INTERVAL: '1d' }, noNpm)).toThrow(
+      /ADVISORIES_SYNC_INTERVAL is set but ADVISORIES_URL is not/,
+    );
+    expect(() =>
+      loadConfig({ ...url, ADVISORIES_SYNC_INTERVAL: 'weekly', ADVISORIES_QUARANTINE_SEVERITY: 'severe' }, noNpm),
+    ).toThrow(/ADVISORIES_QUARANTINE_SEVERITY=severe.*ADVISORIES_SYNC_INTERVAL=weekly/);
+  });
+
   it('defaults the health limit to three heartbeats', () => {
     expect(loadHealthConfig({ DATABASE_URL: 'postgres://x' }).maxAgeSeconds).toBe(30);
     expect(loadHealthConfig({ DATABASE_URL: 'postgres://x', WORKER_HEARTBEAT_SECONDS: '2' }).maxAgeSeconds).toBe(6);

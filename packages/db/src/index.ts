@@ -35,4 +35,8 @@ export * from './queries/policy-dry-run.js';
 export * from './queries/policy-reevaluate.js';
 export * from './webhook-address.js';
 export * from './queries/webhooks.js';
+export * from './queries/advisory-findings.js';
+export * from './queries/advisory-sync-runs.js';
+export * from './queries/quarantine.js';
+export * from './queries/impact.js';
 export * from './queries/sbom.js';

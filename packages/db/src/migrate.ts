@@ -8,6 +8,7 @@ import * as m0009 from './migrations/0009_priority.js';
 import * as m0010 from './migrations/0010_fair_claim.js';
 import * as m0011 from './migrations/0011_api_tokens.js';
 import * as m0020 from './migrations/0020_webhooks.js';
+import * as m0021 from './migrations/0021_protection.js';
 import * as m0022 from './migrations/0022_request_package_order.js';
 
 const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0010_fair_claim': m0010,
   '0011_api_tokens': m0011,
   '0020_webhooks': m0020,
+  '0021_protection': m0021,
   '0022_request_package_order': m0022,
 };
 

@@ -88,6 +88,8 @@ export interface PackagesTable {
   /** The licence as declared in the lockfile entry (string or legacy JSON form, serialised). */
   declared_license: string | null;
   created_at: TimestampDefault;
+  /** spm_semver_key(version), computed by the database: sorts as semver precedence (null: not semver). */
+  version_key: ColumnType<string | null, never, never>;
 }
 
 export interface RequestPackagesTable {
@@ -153,6 +155,8 @@ export interface PackageStatusTable {
   cooldown_released_by: string | null;
   cooldown_release_reason: string | null;
   cooldown_released_at: Timestamp | null;
+  /** The deprecation message this version carries on the target registry (null: none). */
+  target_deprecation: Generated<string | null>;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
 }
@@ -305,6 +309,54 @@ export interface WebhookDeliveriesTable {
   created_at: TimestampDefault;
 }
 
+/** Key intervals of one affected entry, written by a trigger on advisory_affected (migration 0021). */
+export interface AdvisoryIntervalsTable {
+  affected_id: number;
+  advisory_id: string;
+  package_name: string;
+  lo_key: string;
+  hi_key: string | null;
+  hi_inclusive: boolean;
+}
+
+/** An advisory matched on an approved or published version after its approval. */
+export interface AdvisoryFindingsTable {
+  id: Generated<number>;
+  package_id: number;
+  advisory_id: string;
+  action: 'flag' | 'quarantine';
+  first_matched_at: TimestampDefault;
+  matched_at: TimestampDefault;
+  resolved_at: Timestamp | null;
+  resolved_reason: string | null;
+  release_waiver_id: number | null;
+}
+
+/** One scheduled advisory sync. */
+export interface AdvisorySyncRunsTable {
+  id: Generated<number>;
+  worker_id: string | null;
+  source: string;
+  started_at: TimestampDefault;
+  finished_at: Timestamp | null;
+  outcome: ColumnType<string, string | undefined, string>;
+  http_status: number | null;
+  etag: string | null;
+  last_modified: string | null;
+  bytes: number | null;
+  read: number | null;
+  written: number | null;
+  unchanged: number | null;
+  skipped: number | null;
+  rejected: number | null;
+  matched: number | null;
+  newly_affected: number | null;
+  quarantined: number | null;
+  resolved: number | null;
+  duration_ms: number | null;
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   supported_licenses: SupportedLicensesTable;
@@ -326,6 +378,9 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  advisory_intervals: AdvisoryIntervalsTable;
+  advisory_findings: AdvisoryFindingsTable;
+  advisory_sync_runs: AdvisorySyncRunsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -8,6 +8,7 @@ export const WEBHOOK_EVENTS = [
   'package.pending_approval',
   'package.rejected',
   'package.published',
+  'package.newly_affected',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

@@ -10,6 +10,12 @@ export interface ServedVersion {
   /** The tarball's own package.json. */
   manifest: Record<string, unknown>;
   publishedAt: Date;
+  /**
+   * Set when the version is quarantined (an advisory arrived after its approval): the message naming
+   * the advisory. It stays listed, deprecated with this message, so npm prefers other versions of a range
+   * and an exact install reaches the tarball's 451 that says why; dist-tags never point at it.
+   */
+  quarantine?: string | null;
 }
 
 /** The content type npm asks for when it only needs what an install needs. */
@@ -79,13 +85,14 @@ function versionDocument(name: string, v: ServedVersion, tarballUrl: string): Re
     version: v.version,
     _id: `${name}@${v.version}`,
     ...(hasInstallScript ? { hasInstallScript: true } : {}),
+    ...(v.quarantine ? { deprecated: v.quarantine } : {}),
     dist: { integrity: v.integrity, shasum: v.shasum, tarball: tarballUrl },
   };
 }
 
 /**
  * The full packument of `name` listing exactly `versions`, with `dist.tarball` built by `tarballUrl`
- * and `dist-tags.latest` from {@link latestVersion}.
+ * and `dist-tags.latest` from {@link latestVersion} of the versions not quarantined (none: no `latest`).
  */
 export function buildPackument(
   name: string,
@@ -105,7 +112,7 @@ export function buildPackument(
     if (!created || v.publishedAt < created) created = v.publishedAt;
     if (!modified || v.publishedAt > modified) modified = v.publishedAt;
   }
-  const latest = latestVersion(sorted.map((v) => v.version));
+  const latest = latestVersion(sorted.filter((v) => !v.quarantine).map((v) => v.version));
   const newest = latest ? (docs[latest] as Record<string, unknown>) : {};
   return {
     _id: name,

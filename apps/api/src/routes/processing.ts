@@ -1,6 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError, getProcessingStatus, getRequest, getStageTimings, retryRejected, type SecondsStats } from '@spm/db';
+import {
+  AppError,
+  getProcessingStatus,
+  getRequest,
+  getStageTimings,
+  lastSyncRuns,
+  retryRejected,
+  type AdvisorySyncRun,
+  type SecondsStats,
+} from '@spm/db';
 import { revalidateGets } from '../plugins/revalidate.js';
 import { audit } from '../audit.js';
 import { authErrors, emptyBodyAsObject, IdParam, Nullable, Timestamp } from '../schemas/common.js';
@@ -16,6 +25,46 @@ const Seconds = Type.Object({
 const round = (n: number) => Math.round(n * 1000) / 1000;
 function secondsJson(s: SecondsStats | null) {
   return s && { count: s.count, avg: round(s.avg), p50: round(s.p50), p95: round(s.p95), max: round(s.max) };
+}
+
+const SyncRun = Type.Object({
+  id: Type.Integer(),
+  source: Type.String(),
+  started_at: Timestamp,
+  finished_at: Nullable(Timestamp),
+  outcome: Type.String({ description: 'running, imported, not_modified or failed' }),
+  http_status: Nullable(Type.Integer()),
+  bytes: Nullable(Type.Integer()),
+  written: Nullable(Type.Integer()),
+  unchanged: Nullable(Type.Integer()),
+  rejected: Nullable(Type.Integer()),
+  newly_affected: Nullable(Type.Integer()),
+  quarantined: Nullable(Type.Integer()),
+  resolved: Nullable(Type.Integer()),
+  duration_ms: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+});
+
+function syncRunJson(r: AdvisorySyncRun | null) {
+  return (
+    r && {
+      id: r.id,
+      source: r.source,
+      started_at: r.started_at,
+      finished_at: r.finished_at,
+      outcome: r.outcome,
+      http_status: r.http_status,
+      bytes: r.bytes,
+      written: r.written,
+      unchanged: r.unchanged,
+      rejected: r.rejected,
+      newly_affected: r.newly_affected,
+      quarantined: r.quarantined,
+      resolved: r.resolved,
+      duration_ms: r.duration_ms,
+      error: r.error,
+    }
+  );
 }
 
 /** The pipeline as a whole (GET /api/packages/processing/status) and manual retry (admin). */
@@ -70,6 +119,13 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
                   'Seconds per stage: work (held by a worker) and wait (at the checkpoint before a claim), over recent events',
               },
             ),
+            advisory_sync: Type.Object(
+              { last_run: Nullable(SyncRun), last_success: Nullable(SyncRun) },
+              {
+                description:
+                  'The scheduled advisory sync (ADVISORIES_SYNC_INTERVAL): the newest run and the newest that reached the source',
+              },
+            ),
             recent_activity: Type.Array(
               Type.Object({
                 package_id: Type.Integer(),
@@ -90,9 +146,10 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       // Least information: plain users see activity on their own requests only; worker hosts and pids are for admins.
       const role = request.user.role;
-      const [s, timings] = await Promise.all([
+      const [s, timings, sync] = await Promise.all([
         getProcessingStatus(app.db, role === 'user' ? { requestorId: request.user.id } : {}),
         getStageTimings(app.db),
+        lastSyncRuns(app.db),
       ]);
       return {
         counts: s.counts,
@@ -116,6 +173,7 @@ const processingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           since: timings.since,
           stages: timings.stages.map((t) => ({ stage: t.stage, work: secondsJson(t.work), wait: secondsJson(t.wait) })),
         },
+        advisory_sync: { last_run: syncRunJson(sync.last), last_success: syncRunJson(sync.lastOk) },
         recent_activity: s.recentActivity.map((a) => ({
           package_id: a.packageId,
           name: a.name,

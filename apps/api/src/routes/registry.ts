@@ -4,7 +4,15 @@ import type {} from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import validateName from 'validate-npm-package-name';
-import { Status, findRegistryVersion, isAppError, listRegistryVersions, type DB, type RegistryVersion } from '@spm/db';
+import {
+  Status,
+  findRegistryVersion,
+  isAppError,
+  listRegistryVersions,
+  quarantineMessage,
+  type DB,
+  type RegistryVersion,
+} from '@spm/db';
 import {
   ABBREVIATED_CONTENT_TYPE,
   abbreviatePackument,
@@ -24,6 +32,8 @@ export interface RegistryRoutesOptions {
     publicUrl?: string | null;
     /** REGISTRY_REQUIRE_AUTH: only callers with credentials are served. */
     registryRequireAuth?: boolean;
+    /** QUARANTINE_CONTACT: whom the message about a quarantined version says to ask. */
+    quarantineContact?: string | null;
   };
   /**
    * Checks the credentials of a caller that sent an Authorization header (the API's auth plugin: an API
@@ -39,7 +49,7 @@ const NpmError = Type.Object(
 );
 const Packument = Type.Object({}, { additionalProperties: true, description: 'full or abbreviated packument' });
 const Name = Type.String({ description: 'package name; scoped names as `@scope%2fname`' });
-const errors = { 400: NpmError, 404: NpmError, 500: NpmError, 503: NpmError };
+const errors = { 400: NpmError, 404: NpmError, 451: NpmError, 500: NpmError, 503: NpmError };
 const tags = ['registry'];
 
 const READ_ONLY =
@@ -74,6 +84,11 @@ function checkName(name: string): string {
   const v = validateName(name);
   if (!v.validForOldPackages) throw new NpmHttpError(400, `${JSON.stringify(name)} is not a valid package name`);
   return name;
+}
+
+/** The quarantine message of a version, or null when it is not quarantined. */
+function quarantineOf(row: RegistryVersion, contact: string | null | undefined): string | null {
+  return row.quarantinedBy ? quarantineMessage(`${row.name}@${row.version}`, row.quarantinedBy, contact) : null;
 }
 
 function describeStatus(row: RegistryVersion): string {
@@ -151,6 +166,15 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
     return reply.code(404).send({ error: 'Not found' });
   });
 
+  /**
+   * 451 for a quarantined version's document and tarball, to every caller: the advisory is public and
+   * npm prints this message, which is the only way the person installing learns why.
+   */
+  function refuseQuarantined(row: RegistryVersion): void {
+    const message = quarantineOf(row, config.quarantineContact);
+    if (message) throw new NpmHttpError(451, message);
+  }
+
   async function servedVersion(req: FastifyRequest, row: RegistryVersion): Promise<ServedVersion | null> {
     if (!row.checksum || !row.storageKey) {
       req.log.error({ package: `${row.name}@${row.version}` }, 'published package has no stored tarball; not listed');
@@ -164,6 +188,7 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
         shasum: info.shasum,
         manifest: info.manifest,
         publishedAt: row.publishedAt ?? row.updatedAt,
+        quarantine: quarantineOf(row, config.quarantineContact),
       };
     } catch (err) {
       req.log.error(
@@ -208,6 +233,7 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
         row ? describeStatus(row) : `${name}@${version} is not approved for use: it was never submitted for vetting`,
       );
     }
+    refuseQuarantined(row);
     const [served] = await servedVersions(req, [row]);
     if (!served) throw new Error(`${name}@${version} is published but its stored tarball is unreadable`);
     const base = baseUrl(req);
@@ -225,6 +251,7 @@ export default async function registryRoutes(app: FastifyInstance, opts: Registr
         row ? describeStatus(row) : `${name}@${version} is not approved for use: it was never submitted for vetting`,
       );
     }
+    refuseQuarantined(row);
     const path = row.storageKey ? store.path(row.storageKey) : null;
     const size = path
       ? await stat(path).then(

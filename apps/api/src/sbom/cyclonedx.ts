@@ -117,7 +117,11 @@ export function cycloneDx(req: BomRequest, opts: { toolVersion: string; servedRe
                 v.waiver.reason,
             })
           : undefined,
-        properties: new Models.PropertyRepository(property('spm:malware', v.malware ? 'true' : undefined)),
+        properties: new Models.PropertyRepository([
+          ...property('spm:malware', v.malware ? 'true' : undefined),
+          ...property('spm:after-approval', v.afterApproval ? 'true' : undefined),
+          ...property('spm:quarantined', v.quarantining ? 'true' : undefined),
+        ]),
       });
       bom.vulnerabilities.add(vulnerability);
     }

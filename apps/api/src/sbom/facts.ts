@@ -25,6 +25,10 @@ export interface BomVulnerability {
   malware: boolean;
   /** The waiver that covers it (an approver's exception, with reason, owner and expiry), or null. */
   waiver: { id: number; reason: string; owner: string; expiresAt: string } | null;
+  /** It arrived after the version was approved (continuous protection), not from the version's scan. */
+  afterApproval: boolean;
+  /** It holds the version in quarantine now (the built-in registry refuses it). */
+  quarantining: boolean;
 }
 
 export interface BomFacts {
@@ -97,7 +101,9 @@ function advisoryWaivers(decision: unknown): Map<string, BomVulnerability['waive
 }
 
 /** The vulnerabilities of a package's latest scan (supply-chain signals are not vulnerabilities), waivers attached. */
-export function vulnerabilitiesOf(pkg: Pick<BomPackage, 'findings' | 'policyDecision'>): BomVulnerability[] {
+export function vulnerabilitiesOf(
+  pkg: Pick<BomPackage, 'findings' | 'policyDecision' | 'afterApproval'>,
+): BomVulnerability[] {
   const waivers = advisoryWaivers(pkg.policyDecision);
   const out: BomVulnerability[] = [];
   for (const raw of pkg.findings) {
@@ -114,6 +120,31 @@ export function vulnerabilitiesOf(pkg: Pick<BomPackage, 'findings' | 'policyDeci
       fixedVersions: strings(f.fixedVersions),
       malware: f.malware === true,
       waiver,
+      afterApproval: false,
+      quarantining: false,
+    });
+  }
+  // Advisories that reached the version after its approval (not in its scan, or also in it).
+  for (const a of pkg.afterApproval) {
+    const quarantining = a.action === 'quarantine' && a.release === null;
+    const known = out.find((v) => v.id === a.advisoryId);
+    if (known) {
+      known.afterApproval = true;
+      known.quarantining = quarantining;
+      known.waiver ??= a.release;
+      continue;
+    }
+    out.push({
+      id: a.advisoryId,
+      aliases: a.aliases ?? [],
+      severity: a.malware ? 'critical' : (a.severity ?? 'unknown'),
+      title: a.summary ?? a.advisoryId,
+      url: null,
+      fixedVersions: [],
+      malware: a.malware,
+      waiver: a.release,
+      afterApproval: true,
+      quarantining,
     });
   }
   return out;

@@ -62,6 +62,14 @@ export function spdxDocument(
           '.',
       },
       ...f.vulnerabilities
+        .filter((v) => v.quarantining)
+        .map((v) => ({
+          annotationDate: created,
+          annotationType: 'REVIEW',
+          annotator: tool,
+          comment: `Quarantined: ${v.id} (${v.severity}) arrived after approval; the gate's registry refuses this version.`,
+        })),
+      ...f.vulnerabilities
         .filter((v) => v.waiver)
         .map((v) => ({
           annotationDate: created,

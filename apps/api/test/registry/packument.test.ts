@@ -14,6 +14,25 @@ describe('built-in registry packuments', () => {
     expect(latestVersion([])).toBeUndefined();
   });
 
+  it('keeps a quarantined version listed but deprecated with its message, and never points latest at it', () => {
+    const v = (version: string, quarantine: string | null = null) => ({
+      version,
+      integrity: 'sha512-x',
+      shasum: 'ab',
+      publishedAt: new Date('2025-01-02T00:00:00Z'),
+      manifest: { name: 'p', version },
+      quarantine,
+    });
+    const full = buildPackument('p', [v('1.0.0'), v('1.1.0', 'p@1.1.0 is quarantined: advisory GHSA-1')], (x) => x);
+    expect(full['dist-tags']).toEqual({ latest: '1.0.0' });
+    const versions = full.versions as Record<string, { deprecated?: string }>;
+    expect(versions['1.1.0']!.deprecated).toBe('p@1.1.0 is quarantined: advisory GHSA-1');
+    expect(versions['1.0.0']!.deprecated).toBeUndefined();
+    const abbreviated = abbreviatePackument(full).versions as Record<string, { deprecated?: string }>;
+    expect(abbreviated['1.1.0']!.deprecated).toContain('GHSA-1');
+    expect(buildPackument('p', [v('1.1.0', 'q')], (x) => x)['dist-tags']).toEqual({});
+  });
+
   it('maps tarball file names to versions of the right package only', () => {
     expect(tarballFileName('@s/pkg', '1.0.0')).toBe('pkg-1.0.0.tgz');
     expect(versionFromFileName('@s/pkg', 'pkg-1.0.0-beta.2.tgz')).toBe('1.0.0-beta.2');

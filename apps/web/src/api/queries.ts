@@ -3,6 +3,9 @@ import { SETTLED_STATUSES } from '@spm/db/vocabulary';
 import { call, qs } from './client';
 import type {
   AdminUser,
+  AdvisoryImpact,
+  PackageImpact,
+  QuarantinedPackage,
   ApiToken,
   PolicyVersion,
   AuditEntry,
@@ -29,6 +32,8 @@ export const keys = {
   processing: ['processing'] as const,
   tokens: ['tokens'] as const,
   policy: ['policy'] as const,
+  quarantine: ['quarantine'] as const,
+  impact: ['impact'] as const,
 };
 
 export function useRequests(params: {
@@ -154,5 +159,32 @@ export function usePolicyVersions(params: { page: number; page_size: number }) {
     queryFn: ({ signal }) =>
       call<{ versions: PolicyVersion[] } & Page>(`/api/admin/policy/versions${qs(params)}`, { signal }),
     placeholderData: keepPreviousData,
+  });
+}
+
+export function useQuarantine() {
+  return useQuery({
+    queryKey: keys.quarantine,
+    queryFn: ({ signal }) =>
+      call<{ packages: QuarantinedPackage[] }>('/api/approvals/quarantine?page_size=200', { signal }),
+    refetchInterval: 30_000,
+  });
+}
+
+/** Advisories that matched a version after its approval, and who includes it (approvers and admins). */
+export function usePackageImpact(id: number, enabled: boolean) {
+  return useQuery({
+    queryKey: [...keys.impact, 'package', id],
+    queryFn: ({ signal }) => call<PackageImpact>(`/api/impact/packages/${id}`, { signal }),
+    enabled,
+  });
+}
+
+export function useAdvisoryImpact(id: string) {
+  return useQuery({
+    queryKey: [...keys.impact, 'advisory', id],
+    queryFn: ({ signal }) => call<AdvisoryImpact>(`/api/impact/advisories/${encodeURIComponent(id)}`, { signal }),
+    enabled: id !== '',
+    retry: false,
   });
 }

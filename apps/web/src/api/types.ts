@@ -373,3 +373,68 @@ export interface PolicyDryRun {
   truncated: boolean;
   evaluated_at: string;
 }
+
+/** A version held back because an advisory arrived after its approval (GET /api/approvals/quarantine). */
+export interface QuarantinedPackage {
+  package_id: number;
+  name: string;
+  version: string;
+  status: string;
+  advisories: Array<{ id: string; summary: string | null }>;
+}
+
+/** An advisory that matched an approved or published version after its approval. */
+export interface AdvisoryFinding {
+  package_id: number;
+  name: string;
+  version: string;
+  status: string;
+  advisory_id: string;
+  summary: string | null;
+  severity: string | null;
+  malware: boolean;
+  action: 'flag' | 'quarantine';
+  quarantining: boolean;
+  first_matched_at: string;
+  resolved_at: string | null;
+  resolved_reason: string | null;
+  release_waiver_id: number | null;
+  release_expires_at: string | null;
+}
+
+/** Which requests, applications and requestors include affected versions (GET /api/impact/…). */
+export interface Impact {
+  findings: AdvisoryFinding[];
+  requests: Array<{
+    id: number;
+    application_name: string;
+    application_version: string;
+    requestor: string | null;
+    created_at: string;
+    package_ids: number[];
+  }>;
+  truncated: boolean;
+  applications: Array<{ name: string; version: string }>;
+  requestors: Array<string | null>;
+}
+
+export interface PackageImpact extends Impact {
+  package: {
+    id: number;
+    name: string;
+    version: string;
+    status: string;
+    quarantined_by: Array<{ id: string; summary: string | null }> | null;
+  };
+}
+
+export interface AdvisoryImpact extends Impact {
+  advisory: {
+    id: string;
+    aliases: string[];
+    summary: string | null;
+    severity: string | null;
+    malware: boolean;
+    withdrawn: string | null;
+  };
+}

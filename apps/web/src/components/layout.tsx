@@ -39,9 +39,14 @@ export function Layout({ user }: { user: User }) {
                 <NavLink to="/submit">Submit a lockfile</NavLink>
               </li>
               {hasRole(user.role, 'approver') && (
-                <li>
-                  <NavLink to="/approvals">Approvals</NavLink>
-                </li>
+                <>
+                  <li>
+                    <NavLink to="/approvals">Approvals</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/quarantine">Quarantine</NavLink>
+                  </li>
+                </>
               )}
               {admin.map((p) => (
                 <li key={p.path}>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { describeBatch, useDecide, type DecisionKind } from '../api/decisions';
-import { useReport } from '../api/queries';
+import { usePackageImpact, useReport } from '../api/queries';
 import { hasRole } from '../api/roles';
 import type { PackageReport } from '../api/types';
 import { useSession } from '../auth/session';
@@ -15,6 +15,7 @@ import { duration } from '../lib/format';
 import { describeLicenseFlag } from '../lib/status';
 import { useTitle } from '../lib/use-title';
 import { NotFoundPage } from './not-found';
+import { ImpactTables } from './quarantine';
 import { IncludedIn, Integrity, SupplyChain, Timeline, Vulnerabilities } from './package-sections';
 
 export function PackagePage() {
@@ -54,6 +55,7 @@ function PackageView({ id }: { id: number }) {
         <StatusBadge status={rep.status.status} />
       </div>
       <StatusSummary rep={rep} />
+      <AfterApproval id={rep.package.id} />
       <PolicySection rep={rep} />
       <Decide rep={rep} />
 
@@ -360,6 +362,32 @@ function PolicySection({ rep }: { rep: PackageReport }) {
           </ul>
         </>
       )}
+    </section>
+  );
+}
+
+/** Advisories that matched this version after its approval (approvers and admins): quarantine or flag. */
+function AfterApproval({ id }: { id: number }) {
+  const { user } = useSession();
+  const approver = hasRole(user?.role, 'approver');
+  const impact = usePackageImpact(id, approver);
+  if (!approver || !impact.data || impact.data.findings.length === 0) return null;
+  const q = impact.data.package.quarantined_by;
+  return (
+    <section className={`panel${q ? ' panel--attention' : ''}`} aria-labelledby="after-title">
+      <h2 id="after-title">Advisories after approval</h2>
+      {q ? (
+        <p>
+          <Badge tone="danger" icon="✕">
+            quarantined
+          </Badge>{' '}
+          The built-in registry refuses this version because of {q.map((a) => a.id).join(', ')}. Release it or reject it
+          on the <Link to="/quarantine">Quarantine</Link> page.
+        </p>
+      ) : (
+        <p>Advisories matched this version after it was approved; it is served.</p>
+      )}
+      <ImpactTables impact={impact.data} showPackage={false} showRequests={false} />
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createDb, isAppError } from '@spm/db';
+import { createDb, isAppError, severitiesFrom } from '@spm/db';
 import { loadAdvisoryConfig } from '../config.js';
 import { importAdvisories, type ImportSummary } from '../scan/advisory-import.js';
 import { runIfEntryPoint } from './run.js';
@@ -13,6 +13,10 @@ export function printSummary(s: ImportSummary, out: (line: string) => void): voi
   );
   for (const r of s.rejected.slice(0, 20)) out(`  rejected ${r.id ?? '(no id)'} from ${r.source}: ${r.error}`);
   if (s.rejected.length > 20) out(`  … and ${s.rejected.length - 20} more`);
+  const r = s.reevaluation;
+  out(
+    `re-evaluated against approved and published versions: ${r.newlyAffected} newly affected (${r.quarantined} quarantined), ${r.matched} matches in all, ${r.resolved} resolved`,
+  );
 }
 
 /**
@@ -37,7 +41,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
   try {
     // `pnpm advisories:import ./x.zip` runs in apps/worker; a relative path means the caller's directory.
     const source = resolve(env.INIT_CWD ?? process.cwd(), paths[0]!);
-    const summary = await importAdvisories(db, source, { force });
+    const summary = await importAdvisories(db, source, {
+      force,
+      quarantineSeverities: severitiesFrom(config.quarantineSeverity),
+    });
     printSummary(summary, (l) => process.stdout.write(`${l}\n`));
     return 0;
   } catch (err) {

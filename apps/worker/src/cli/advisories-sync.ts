@@ -1,4 +1,4 @@
-import { createDb, isAppError } from '@spm/db';
+import { createDb, isAppError, severitiesFrom } from '@spm/db';
 import { loadAdvisoryConfig } from '../config.js';
 import { syncAdvisories } from '../scan/advisory-sync.js';
 import { printSummary } from './advisories-import.js';
@@ -31,7 +31,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
       maxBytes: config.advisoriesMaxBytes,
       timeoutMs: config.advisoriesTimeoutSeconds * 1000,
       force,
+      quarantineSeverities: severitiesFrom(config.quarantineSeverity),
     });
+    if (summary.notModified) {
+      process.stdout.write('not modified since the last sync\n');
+      return 0;
+    }
     process.stdout.write(`downloaded ${summary.bytes} bytes\n`);
     printSummary(summary, (l) => process.stdout.write(`${l}\n`));
     return 0;

@@ -84,6 +84,19 @@ export class TargetRegistryClient {
     throw classify(res.status, message, `publishing ${name}`);
   }
 
+  /**
+   * Writes a whole packument back, as `npm deprecate` does (GET, change `versions[v].deprecated`, PUT
+   * `/<name>` with no attachments). Throws on anything but a 2xx.
+   */
+  async putPackument(name: string, packument: Packument, command = 'deprecate'): Promise<void> {
+    const res = await this.request('PUT', `${this.url}${encodePackageName(name)}`, {
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'npm-command': command },
+      body: JSON.stringify(packument),
+    });
+    if (!res.ok) throw await this.failure(res, `updating the packument of ${name}`);
+    await res.body?.cancel();
+  }
+
   /** Points a dist-tag at a version (`PUT /-/package/<name>/dist-tags/<tag>`). */
   async setDistTag(name: string, tag: string, version: string): Promise<void> {
     const res = await this.request(

@@ -7,5 +7,6 @@ export {
   publishBody,
   tarballFileName,
   versionDocument,
+  withoutCredentials,
 } from './protocol.js';
 export { distMatches, publishToTarget, type PublishInput, type PublishResult } from './publish.js';

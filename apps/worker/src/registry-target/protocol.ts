@@ -30,6 +30,21 @@ export function chooseDistTags(currentLatest: string | undefined | null, version
   return { [BACKFILL_TAG]: version };
 }
 
+/**
+ * The version `latest` should name in a packument: the highest release that is not deprecated, else the
+ * highest such prerelease; undefined when every version is deprecated. After a quarantine deprecates
+ * the version `latest` names, this is the newest version still served.
+ */
+export function latestNotDeprecated(
+  versions: Record<string, Record<string, unknown> | undefined> | undefined,
+): string | undefined {
+  const live = Object.entries(versions ?? {})
+    .filter(([v, doc]) => semver.valid(v) && !(typeof doc?.deprecated === 'string' && doc.deprecated !== ''))
+    .map(([v]) => v);
+  const releases = live.filter((v) => !semver.prerelease(v));
+  return (releases.length ? releases : live).sort(semver.rcompare)[0];
+}
+
 export interface VersionDist {
   integrity: string;
   shasum: string;
@@ -81,4 +96,12 @@ export function publishBody(opts: {
       },
     },
   };
+}
+
+/** A registry URL as recorded (`published_to`) and logged: without user name or password. */
+export function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }

@@ -1,7 +1,14 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
-import { upsertAdvisories, type AdvisoryInput, type DB } from '@spm/db';
+import {
+  reevaluateAdvisories,
+  severitiesFrom,
+  upsertAdvisories,
+  type AdvisoryInput,
+  type DB,
+  type ReevaluationResult,
+} from '@spm/db';
 import { parseOsvRecord, type NormalisedAdvisory } from './osv.js';
 
 /** Largest single JSON document read from a file or zip entry. */
@@ -19,6 +26,8 @@ export interface ImportSummary {
   skipped: number;
   /** Malformed records (bad JSON, missing id/modified, malformed range events), with the reason. */
   rejected: Array<{ source: string; id: string | null; error: string }>;
+  /** The written advisories matched against every approved and published version (see reevaluateAdvisories). */
+  reevaluation: ReevaluationResult;
 }
 
 interface Doc {
@@ -133,23 +142,42 @@ function toInput(a: NormalisedAdvisory): AdvisoryInput {
   };
 }
 
+/** Severities that quarantine a version by default (ADVISORIES_QUARANTINE_SEVERITY=high); malware always does. */
+export const DEFAULT_QUARANTINE_SEVERITIES = severitiesFrom('high');
+
 /**
  * Imports OSV records from a JSON file (one record or an array of them), a directory (searched
  * recursively for .json and .zip files) or a zip of `<ID>.json` files (the shape of the OSV npm
  * export). Records are validated (see parseOsvRecord), reduced to npm packages and upserted by id in
- * batches; older records never overwrite newer ones. Malformed records are reported, not fatal.
- * Throws only for unreadable input or database errors.
+ * batches; older records never overwrite newer ones. Malformed records are reported, not fatal. The
+ * advisories written are then re-evaluated against every approved and published version (after
+ * every import, so a version approved before its advisory existed is found). Throws only for
+ * unreadable input or database errors.
  */
 export async function importAdvisories(
   db: DB,
   path: string,
-  opts: { force?: boolean; onProgress?: (s: ImportSummary) => void } = {},
+  opts: {
+    force?: boolean;
+    onProgress?: (s: ImportSummary) => void;
+    /** Severities whose match quarantines a version (default: critical and high); malware always does. */
+    quarantineSeverities?: readonly string[];
+  } = {},
 ): Promise<ImportSummary> {
-  const summary: ImportSummary = { read: 0, written: 0, unchanged: 0, skipped: 0, rejected: [] };
+  const summary: ImportSummary = {
+    read: 0,
+    written: 0,
+    unchanged: 0,
+    skipped: 0,
+    rejected: [],
+    reevaluation: { matched: 0, newlyAffected: 0, quarantined: 0, resolved: 0, packageIds: [] },
+  };
+  const writtenIds: string[] = [];
   let pending: AdvisoryInput[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
     const res = await upsertAdvisories(db, pending, { force: opts.force });
+    writtenIds.push(...res.written);
     summary.written += res.written.length;
     summary.unchanged += res.unchanged;
     pending = [];
@@ -173,5 +201,8 @@ export async function importAdvisories(
     if (pending.length >= BATCH) await flush();
   }
   await flush();
+  summary.reevaluation = await reevaluateAdvisories(db, writtenIds, {
+    quarantineSeverities: opts.quarantineSeverities ?? DEFAULT_QUARANTINE_SEVERITIES,
+  });
   return summary;
 }

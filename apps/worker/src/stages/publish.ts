@@ -5,6 +5,7 @@ import { PermanentError, TransientError } from '../errors.js';
 import { ManifestError, readTarballManifest } from '@spm/tarball';
 import { TargetRegistryClient, type FetchFn } from '../registry-target/client.js';
 import { publishToTarget } from '../registry-target/publish.js';
+import { withoutCredentials } from '../registry-target/protocol.js';
 import type { StageContext, StageHandler } from './types.js';
 
 /** What `published_to` says when no target registry is configured: the API's built-in registry serves it. */
@@ -25,13 +26,6 @@ export function storedTarballPath(cacheDir: string, storageKey: string): string 
       cause: err,
     });
   }
-}
-
-function withoutCredentials(url: string): string {
-  const u = new URL(url);
-  u.username = '';
-  u.password = '';
-  return u.toString();
 }
 
 async function readVerifiedTarball(ctx: StageContext): Promise<Buffer> {

@@ -8,6 +8,7 @@ import {
   BACKFILL_TAG,
   chooseDistTags,
   encodePackageName,
+  latestNotDeprecated,
   publishBody,
   tarballFileName,
   versionDocument,
@@ -30,6 +31,15 @@ describe('npm publish protocol', () => {
     expect(chooseDistTags('2.0.0', '1.9.9')).toEqual({ [BACKFILL_TAG]: '1.9.9' });
     expect(chooseDistTags('2.0.0', '3.0.0-beta.0')).toEqual({ [BACKFILL_TAG]: '3.0.0-beta.0' });
     expect(chooseDistTags('2.0.0', '2.0.0')).toEqual({ [BACKFILL_TAG]: '2.0.0' });
+  });
+
+  it('names as latest the newest version not deprecated (a quarantined one never)', () => {
+    const d = { deprecated: 'quarantined: GHSA-x' };
+    expect(latestNotDeprecated({ '1.0.0': {}, '1.1.0': d, '1.0.1-rc.1': {} })).toBe('1.0.0');
+    expect(latestNotDeprecated({ '1.0.0': {}, '1.1.0': { deprecated: '' } })).toBe('1.1.0');
+    expect(latestNotDeprecated({ '1.0.0': d, '2.0.0-rc.1': {} })).toBe('2.0.0-rc.1');
+    expect(latestNotDeprecated({ '1.0.0': d })).toBeUndefined();
+    expect(latestNotDeprecated(undefined)).toBeUndefined();
   });
 
   it('builds one version and one attachment of the exact bytes, without registry-managed fields', () => {

@@ -196,62 +196,67 @@ function waiverRow(r: WaiverDbRow): WaiverRow {
   };
 }
 
-/** Grants a waiver (audited, counted as a policy change so pending packages are evaluated again). */
-export async function createWaiver(
-  db: DB,
-  opts: {
-    packageName: string;
-    versionRange: string;
-    kind: WaiverKind;
-    subject: string;
-    reason: string;
-    owner: string;
-    expiresAt: Date;
-    userId: number;
-    username: string;
-    ip?: string | null;
-  },
-): Promise<WaiverRow> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .insertInto('waivers')
-      .values({
-        package_name: opts.packageName,
-        version_range: opts.versionRange,
-        kind: opts.kind,
-        subject: opts.subject,
-        reason: opts.reason,
-        owner: opts.owner,
-        expires_at: opts.expiresAt,
-        created_by: opts.userId,
-        created_by_username: opts.username,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await trx
-      .insertInto('policy_changes')
-      .values({ kind: 'waiver', ref: String(row.id) })
-      .execute();
-    await recordAudit(trx, {
-      actorId: opts.userId,
-      actorUsername: opts.username,
-      action: 'policy.waiver.create',
-      targetType: 'waiver',
-      targetId: row.id,
-      details: {
-        package: opts.packageName,
-        range: opts.versionRange,
-        kind: opts.kind,
-        subject: opts.subject,
-        reason: opts.reason,
-        owner: opts.owner,
-        expiresAt: opts.expiresAt.toISOString(),
-      },
-      ip: opts.ip ?? null,
-    });
-    await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
-    return waiverRow(row as WaiverDbRow);
+export interface NewWaiver {
+  packageName: string;
+  versionRange: string;
+  kind: WaiverKind;
+  subject: string;
+  reason: string;
+  owner: string;
+  expiresAt: Date;
+  userId: number;
+  username: string;
+  ip?: string | null;
+}
+
+/**
+ * Inserts a waiver inside the caller's transaction: audited (`policy.waiver.create`), counted as a
+ * policy change, and the workers woken so pending packages are evaluated again.
+ */
+export async function insertWaiver(trx: DB, opts: NewWaiver): Promise<WaiverRow> {
+  const row = await trx
+    .insertInto('waivers')
+    .values({
+      package_name: opts.packageName,
+      version_range: opts.versionRange,
+      kind: opts.kind,
+      subject: opts.subject,
+      reason: opts.reason,
+      owner: opts.owner,
+      expires_at: opts.expiresAt,
+      created_by: opts.userId,
+      created_by_username: opts.username,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto('policy_changes')
+    .values({ kind: 'waiver', ref: String(row.id) })
+    .execute();
+  await recordAudit(trx, {
+    actorId: opts.userId,
+    actorUsername: opts.username,
+    action: 'policy.waiver.create',
+    targetType: 'waiver',
+    targetId: row.id,
+    details: {
+      package: opts.packageName,
+      range: opts.versionRange,
+      kind: opts.kind,
+      subject: opts.subject,
+      reason: opts.reason,
+      owner: opts.owner,
+      expiresAt: opts.expiresAt.toISOString(),
+    },
+    ip: opts.ip ?? null,
   });
+  await sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(trx);
+  return waiverRow(row as WaiverDbRow);
+}
+
+/** Grants a waiver in its own transaction (see insertWaiver). */
+export async function createWaiver(db: DB, opts: NewWaiver): Promise<WaiverRow> {
+  return db.transaction().execute((trx) => insertWaiver(trx, opts));
 }
 
 /** Revokes a waiver; returns null when there is none with that id, the row unchanged when already revoked. */

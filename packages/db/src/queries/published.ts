@@ -1,4 +1,5 @@
 import type { DB } from '../db.js';
+import { quarantineSubquery, type QuarantiningAdvisory } from './advisory-findings.js';
 
 /** One known version of a package, as the built-in registry sees it. */
 export interface RegistryVersion {
@@ -14,6 +15,8 @@ export interface RegistryVersion {
   publishedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The advisories holding this version in quarantine (null: not quarantined). */
+  quarantinedBy: QuarantiningAdvisory[] | null;
 }
 
 function registryVersions(db: DB) {
@@ -31,6 +34,7 @@ function registryVersions(db: DB) {
       'ps.published_at as publishedAt',
       'p.created_at as createdAt',
       'ps.updated_at as updatedAt',
+      quarantineSubquery.as('quarantinedBy'),
     ]);
 }
 

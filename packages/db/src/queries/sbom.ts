@@ -27,6 +27,19 @@ export interface BomPackage {
   publishedAt: Date | null;
   /** The findings of the latest scan (see apps/worker/src/scan/types.ts `Finding`); [] before a scan. */
   findings: unknown[];
+  /** Advisories that matched the version after its approval and still do (migration 0021). */
+  afterApproval: AfterApprovalFinding[];
+}
+
+export interface AfterApprovalFinding {
+  advisoryId: string;
+  aliases: string[];
+  summary: string | null;
+  severity: string | null;
+  malware: boolean;
+  action: 'flag' | 'quarantine';
+  /** The live release of a quarantine (a waiver), or null. */
+  release: { id: number; reason: string; owner: string; expiresAt: string } | null;
 }
 
 export interface BomRequest {
@@ -78,11 +91,12 @@ export async function requestBillOfMaterials(db: DB, requestId: number): Promise
     approved_at: Date | null;
     published_at: Date | null;
     findings: unknown;
+    after_approval: AfterApprovalFinding[] | null;
   }>`
     SELECT p.id AS package_id, p.name, p.version, p.integrity, ps.checksum, ps.registry_integrity,
            p.declared_license, ps.license_expression, rp.dev, rp.optional, ps.status,
            ps.policy_version, ps.policy_rule, ps.policy_outcome, ps.policy_decision,
-           approver.username AS approved_by, ps.approved_at, ps.published_at, s.findings
+           approver.username AS approved_by, ps.approved_at, ps.published_at, s.findings, af.after_approval
     FROM request_packages rp
     JOIN packages p ON p.id = rp.package_id
     JOIN package_status ps ON ps.package_id = p.id
@@ -90,6 +104,18 @@ export async function requestBillOfMaterials(db: DB, requestId: number): Promise
     LEFT JOIN LATERAL (
       SELECT findings FROM security_scans WHERE package_id = p.id ORDER BY id DESC LIMIT 1
     ) s ON true
+    LEFT JOIN LATERAL (
+      SELECT json_agg(json_build_object(
+               'advisoryId', f.advisory_id, 'aliases', a.aliases, 'summary', a.summary, 'severity', a.severity,
+               'malware', a.malware, 'action', f.action,
+               'release', CASE WHEN w.id IS NOT NULL THEN json_build_object(
+                 'id', w.id, 'reason', w.reason, 'owner', w.owner, 'expiresAt', w.expires_at) END)
+             ORDER BY f.advisory_id) AS after_approval
+      FROM advisory_findings f
+      JOIN advisories a ON a.id = f.advisory_id
+      LEFT JOIN waivers w ON w.id = f.release_waiver_id AND w.revoked_at IS NULL AND w.expires_at > now()
+      WHERE f.package_id = p.id AND f.resolved_at IS NULL
+    ) af ON true
     WHERE rp.request_id = ${requestId}
     ORDER BY p.name, p.version`.execute(db);
   return {
@@ -119,6 +145,7 @@ export async function requestBillOfMaterials(db: DB, requestId: number): Promise
       approvedAt: r.approved_at,
       publishedAt: r.published_at,
       findings: Array.isArray(r.findings) ? r.findings : [],
+      afterApproval: r.after_approval ?? [],
     })),
   };
 }
