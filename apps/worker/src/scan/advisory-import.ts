@@ -12,7 +12,7 @@ import {
 import { parseOsvRecord, type NormalisedAdvisory } from './osv.js';
 
 /** Largest single JSON document read from a file or zip entry. */
-const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
+export const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
 const BATCH = 500;
 
 export interface ImportSummary {
@@ -35,7 +35,8 @@ interface Doc {
   text: string;
 }
 
-async function isZip(path: string): Promise<boolean> {
+/** Whether the file starts with a zip local-file header. */
+export async function isZip(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
     const b = Buffer.alloc(4);
